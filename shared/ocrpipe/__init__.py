@@ -1,0 +1,10 @@
+"""ocrpipe shared package: what every service needs and nothing else.
+
+* :mod:`ocrpipe.events`    event contracts (the only coupling between services)
+* :mod:`ocrpipe.envelope`  parsing the EventBridge envelope consumers receive
+* :mod:`ocrpipe.bus`       publishing events to the bus
+* :mod:`ocrpipe.topology`  names, rules and queue settings, defined once
+* :mod:`ocrpipe.settings`  typed settings from environment variables
+* :mod:`ocrpipe.storage`   S3 URIs
+* :mod:`ocrpipe.aws`       shared boto3 clients
+"""

@@ -1,0 +1,214 @@
+"""Domain event contracts: the only coupling between ocrpipe services.
+
+Every event travels on the custom EventBridge bus in the standard envelope:
+
+* ``source``      = ``ocrpipe.<producing service>`` (:attr:`DomainEvent.SOURCE`)
+* ``detail-type`` = the event name (:attr:`DomainEvent.DETAIL_TYPE`)
+* ``detail``      = the JSON of the pydantic model below
+
+Versioning rules
+----------------
+* Additive, optional fields keep ``schema_version``; consumers ignore fields they do not know
+  (models are parsed with ``extra="ignore"``).
+* A breaking change gets a new class with a new ``DETAIL_TYPE`` (e.g. ``OcrCompleted.v2``)
+  that producers publish alongside the old one until every consumer has moved.
+
+Size rule: events stay far below EventBridge's 256 KB limit. Text and results never travel
+inline; they travel as ``s3://`` URIs that the consumer is allowed to read.
+
+Personal data rule: the address to notify travels only as :class:`Recipient`, a KMS
+ciphertext that only the notify service can decrypt.
+
+The JSON Schemas in ``docs/events.md`` and ``docs/schemas/`` are generated from these models
+by ``python -m ocrpipe.schemas write``; a contract test fails when they are stale.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+DocumentId = Annotated[str, Field(pattern=r"^[0-9A-Za-z_\-]{8,64}$")]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Recipient(BaseModel):
+    """Where to deliver the result, encrypted so that only notify can read it.
+
+    ``ciphertext`` is the base64 KMS ciphertext of the UTF-8 address (an email address or an
+    https webhook URL), encrypted with the notify key and the encryption context
+    ``{"document_id": <id>, "channel": <channel>}``.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    channel: Literal["email", "webhook"]
+    ciphertext: str = Field(min_length=1, max_length=4096)
+
+
+class WordCount(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    word: str
+    count: int = Field(ge=1)
+
+
+class RejectionReason(StrEnum):
+    """Why ingest refused an uploaded object."""
+
+    EMPTY_FILE = "empty_file"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    CONTENT_TYPE_MISMATCH = "content_type_mismatch"
+    CORRUPT = "corrupt"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    TOO_MANY_PAGES = "too_many_pages"
+    UNKNOWN_UPLOAD = "unknown_upload"
+
+
+class OcrFailureReason(StrEnum):
+    """Why ocr could not read a document."""
+
+    UNREADABLE = "unreadable"  # the file could not be decoded/rendered
+    NO_TEXT = "no_text"  # engine ran fine but found no text at all
+    ENGINE_ERROR = "engine_error"  # the engine crashed or timed out
+    TOO_LARGE = "too_large"  # over the engine's limits (pages, pixels, bytes)
+    UNSUPPORTED = "unsupported"
+
+
+class DomainEvent(BaseModel):
+    """Base of every event's ``detail``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    SOURCE: ClassVar[str]
+    DETAIL_TYPE: ClassVar[str]
+
+    schema_version: int = 1
+    document_id: DocumentId
+    occurred_at: datetime = Field(default_factory=utc_now)
+    filename: str = Field(
+        default="", max_length=1024, description="Original file name as the user gave it."
+    )
+    recipient: Recipient | None = Field(
+        default=None, description="Encrypted delivery address, forwarded unchanged by every stage."
+    )
+
+
+class DocumentUploaded(DomainEvent):
+    """An uploaded object passed validation and is ready for OCR."""
+
+    SOURCE: ClassVar[str] = "ocrpipe.ingest"
+    DETAIL_TYPE: ClassVar[str] = "DocumentUploaded"
+
+    source_uri: S3Uri
+    content_type: Literal["image/jpeg", "image/png", "image/tiff", "application/pdf"]
+    size_bytes: int = Field(ge=1)
+    sha256: Sha256Hex
+    page_count: int = Field(ge=1, description="1 for JPEG/PNG; frames for TIFF; pages for PDF.")
+    reocr: bool = Field(
+        default=False, description="Re-run the OCR engine even if this content was read before."
+    )
+
+
+class DocumentRejected(DomainEvent):
+    """An uploaded object failed validation; nothing downstream will run for it."""
+
+    SOURCE: ClassVar[str] = "ocrpipe.ingest"
+    DETAIL_TYPE: ClassVar[str] = "DocumentRejected"
+
+    source_uri: S3Uri
+    reason_code: RejectionReason
+    reason: str = Field(min_length=1, description="A sentence a person can read.")
+    size_bytes: int = Field(default=0, ge=0)
+
+
+class OcrCompleted(DomainEvent):
+    """The document's text was read and stored."""
+
+    SOURCE: ClassVar[str] = "ocrpipe.ocr"
+    DETAIL_TYPE: ClassVar[str] = "OcrCompleted"
+
+    text_uri: S3Uri
+    sha256: Sha256Hex
+    engine: Literal["tesseract", "textract"]
+    engine_version: str = ""
+    page_count: int = Field(ge=1)
+    mean_confidence: float = Field(ge=0, le=100, description="Mean word confidence, 0-100.")
+    char_count: int = Field(ge=0)
+    cached: bool = Field(default=False, description="True when the engine was not called.")
+
+
+class OcrFailed(DomainEvent):
+    """The document could not be read; the reason says why."""
+
+    SOURCE: ClassVar[str] = "ocrpipe.ocr"
+    DETAIL_TYPE: ClassVar[str] = "OcrFailed"
+
+    reason_code: OcrFailureReason
+    reason: str = Field(min_length=1)
+    engine: Literal["tesseract", "textract"]
+
+
+class WordsCounted(DomainEvent):
+    """The document's words were counted; the full result is at ``result_uri``."""
+
+    SOURCE: ClassVar[str] = "ocrpipe.wordcount"
+    DETAIL_TYPE: ClassVar[str] = "WordsCounted"
+
+    text_uri: S3Uri
+    result_uri: S3Uri
+    total_words: int = Field(ge=0)
+    unique_words: int = Field(ge=0)
+    top_words: list[WordCount] = Field(max_length=10)
+    word_rule_version: str
+
+
+class NotificationSent(DomainEvent):
+    """The person was told the outcome of their document."""
+
+    SOURCE: ClassVar[str] = "ocrpipe.notify"
+    DETAIL_TYPE: ClassVar[str] = "NotificationSent"
+
+    channel: Literal["email", "webhook"]
+    outcome: Literal["counted", "rejected", "failed"]
+    message_id: str = ""
+
+
+class NotificationFailed(DomainEvent):
+    """Delivery to the person failed for good (after retries)."""
+
+    SOURCE: ClassVar[str] = "ocrpipe.notify"
+    DETAIL_TYPE: ClassVar[str] = "NotificationFailed"
+
+    channel: Literal["email", "webhook"]
+    reason: str = Field(min_length=1)
+
+
+EVENT_TYPES: tuple[type[DomainEvent], ...] = (
+    DocumentUploaded,
+    DocumentRejected,
+    OcrCompleted,
+    OcrFailed,
+    WordsCounted,
+    NotificationSent,
+    NotificationFailed,
+)
+
+EVENTS_BY_DETAIL_TYPE: dict[str, type[DomainEvent]] = {e.DETAIL_TYPE: e for e in EVENT_TYPES}
+
+#: Events after which nothing more will happen in the pipeline for a document
+#: (apart from notify telling the person).
+TERMINAL_PIPELINE_EVENTS: tuple[type[DomainEvent], ...] = (
+    WordsCounted,
+    DocumentRejected,
+    OcrFailed,
+)

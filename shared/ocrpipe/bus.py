@@ -90,7 +90,9 @@ class EventPublisher:
                 return
             results = response["Entries"]
             errors = [
-                f"{r.get('ErrorCode')}: {r.get('ErrorMessage')}" for r in results if "ErrorCode" in r
+                f"{r.get('ErrorCode')}: {r.get('ErrorMessage')}"
+                for r in results
+                if "ErrorCode" in r
             ]
             pending = [e for e, r in zip(pending, results, strict=True) if "ErrorCode" in r]
         summary = json.dumps(errors[:3])

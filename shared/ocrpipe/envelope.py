@@ -42,14 +42,14 @@ class Envelope(BaseModel):
     def domain_event(self) -> DomainEvent:
         """The typed event in this envelope, by its detail-type."""
         model = EVENTS_BY_DETAIL_TYPE.get(self.detail_type)
-        if model is None or model.SOURCE != self.source:
+        if model is None or self.source != model.SOURCE:
             raise UnknownEventError(f"no contract for {self.source}/{self.detail_type}")
         return model.model_validate(self.detail)
 
     def expect(self, *models: type[E]) -> E:
         """The typed event, which must be one of ``models``."""
         for model in models:
-            if model.DETAIL_TYPE == self.detail_type and model.SOURCE == self.source:
+            if self.detail_type == model.DETAIL_TYPE and self.source == model.SOURCE:
                 return model.model_validate(self.detail)
         names = ", ".join(m.DETAIL_TYPE for m in models)
         raise UnknownEventError(f"expected one of {names}, got {self.source}/{self.detail_type}")

@@ -92,9 +92,9 @@ class DomainEvent(BaseModel):
     SOURCE: ClassVar[str]
     DETAIL_TYPE: ClassVar[str]
 
-    schema_version: int = 1
-    document_id: DocumentId
-    occurred_at: datetime = Field(default_factory=utc_now)
+    schema_version: int = Field(default=1, description="Bumped only by breaking changes.")
+    document_id: DocumentId = Field(description="Stable id of the document across all stages.")
+    occurred_at: datetime = Field(default_factory=utc_now, description="When it happened (UTC).")
     filename: str = Field(
         default="", max_length=1024, description="Original file name as the user gave it."
     )

@@ -103,7 +103,20 @@ class DomainEvent(BaseModel):
     )
 
 
-class DocumentUploaded(DomainEvent):
+class IngestEvent(DomainEvent):
+    """Fields every ingest event carries."""
+
+    access_token_sha256: Sha256Hex | None = Field(
+        default=None,
+        description=(
+            "SHA-256 (hex) of the per-document capability token returned by POST /uploads. "
+            "Read models (e.g. the status service) authorise GET /documents/{id} with it "
+            "without ever seeing the token."
+        ),
+    )
+
+
+class DocumentUploaded(IngestEvent):
     """An uploaded object passed validation and is ready for OCR."""
 
     SOURCE: ClassVar[str] = "ocrpipe.ingest"
@@ -119,7 +132,7 @@ class DocumentUploaded(DomainEvent):
     )
 
 
-class DocumentRejected(DomainEvent):
+class DocumentRejected(IngestEvent):
     """An uploaded object failed validation; nothing downstream will run for it."""
 
     SOURCE: ClassVar[str] = "ocrpipe.ingest"

@@ -41,7 +41,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q \
     -e ./shared -e ./services/ingest -e ./services/ocr -e ./services/wordcount \
-    -e ./services/notify -e ./local -r requirements-dev.txt
+    -e ./services/notify -e ./services/status -e ./local -r requirements-dev.txt
   echo "$inputs" > "$stamp"
 fi
 log "ready: $(tesseract --version 2>&1 | head -1), $(.venv/bin/python --version)"

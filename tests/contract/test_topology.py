@@ -53,7 +53,7 @@ def test_every_subscribed_detail_type_is_a_contract():
     for name, consumer in topology.load().consumers.items():
         if consumer.bus != "custom":
             continue
-        for detail_type in consumer.pattern["detail-type"]:
+        for detail_type in consumer.pattern.get("detail-type", []):  # status: all, by prefix
             model = EVENTS_BY_DETAIL_TYPE[detail_type]
             assert model.SOURCE in consumer.pattern["source"], (name, detail_type)
 
@@ -73,3 +73,16 @@ def test_ingest_gets_object_created_of_its_own_bucket_only():
     other = created | {"bucket": {"name": "someone-elses-bucket"}}
     assert not _matches("ingest-uploads", _envelope("aws.s3", "Object Created", other))
     assert not _matches("ingest-uploads", _envelope("aws.s3", "Object Deleted", created))
+
+
+def test_status_gets_every_domain_event_and_nothing_else():
+    for detail_type, example in EXAMPLES.items():
+        event = _envelope(example.SOURCE, detail_type, json.loads(example.model_dump_json()))
+        assert _matches("status", event), detail_type
+    created = {"bucket": {"name": PLACE.name("bucket", service="ingest")}, "object": {"key": "k"}}
+    assert not _matches("status", _envelope("aws.s3", "Object Created", created))
+    assert not _matches("status", _envelope("ocrpipex.ingest", "DocumentUploaded", {}))
+
+
+def test_status_publishes_nothing_it_would_consume_itself():
+    assert all(model.SOURCE != "ocrpipe.status" for model in EVENTS_BY_DETAIL_TYPE.values())

@@ -1,0 +1,83 @@
+"""Who may read a document's status: the holder of its capability token.
+
+POST /uploads returns a random per-document token to the uploader; ingest events carry only
+its SHA-256 (``access_token_sha256``). ``GET /documents/{id}`` presents the token as
+``Authorization: Bearer <token>`` (or ``?token=``); status compares hashes in constant time.
+
+Every refusal looks the same — no token, a wrong token, an unknown or malformed document id,
+a document without a token hash — so the API never tells whether a document exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from status.read_model import DocumentStatus
+
+#: Same pattern as ``ocrpipe.events.DocumentId``; anything else cannot exist.
+DOCUMENT_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{8,64}$")
+#: Longest token looked at; longer ones are refused without hashing them.
+MAX_TOKEN_CHARS = 512
+#: Compared against when there is nothing to compare with, so refusals cost the same.
+_NO_HASH = "0" * 64
+
+RESPONSE_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
+
+
+@dataclass(frozen=True)
+class Response:
+    status_code: int
+    body: dict[str, object]
+    headers: dict[str, str] = field(default_factory=lambda: dict(RESPONSE_HEADERS))
+
+    def to_api_gateway(self) -> dict[str, object]:
+        """The API Gateway HTTP API (payload v2) response."""
+        return {
+            "statusCode": self.status_code,
+            "headers": self.headers,
+            "body": json.dumps(self.body, ensure_ascii=False, separators=(",", ":")),
+        }
+
+
+NOT_FOUND = Response(404, {"error": "not_found"})
+METHOD_NOT_ALLOWED = Response(405, {"error": "method_not_allowed"})
+
+
+def token_from_request(
+    headers: Mapping[str, str] | None, query: Mapping[str, str] | None
+) -> str | None:
+    """The bearer token from ``Authorization`` (any header case), else ``?token=``."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "authorization" and value:
+            scheme, _, credentials = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                return _bounded(credentials.strip())
+    token = (query or {}).get("token")
+    return _bounded(token.strip()) if token and token.strip() else None
+
+
+def token_matches(stored_sha256: str | None, token: str | None) -> bool:
+    """True only when both are present and ``sha256(token)`` equals the stored hash."""
+    presented = hashlib.sha256(token.encode("utf-8")).hexdigest() if token else _NO_HASH
+    same = hmac.compare_digest(presented, stored_sha256 or _NO_HASH)
+    return same and token is not None and stored_sha256 is not None
+
+
+def get_document(
+    lookup: Callable[[str], DocumentStatus | None], document_id: str, token: str | None
+) -> Response:
+    """``GET /documents/{document_id}``: the public record, or the one indistinct 404."""
+    record = lookup(document_id) if DOCUMENT_ID_RE.fullmatch(document_id) else None
+    stored = record.access_token_sha256 if record is not None else None
+    if record is None or not token_matches(stored, token):
+        return NOT_FOUND
+    return Response(200, record.public())
+
+
+def _bounded(token: str) -> str | None:
+    return token if len(token) <= MAX_TOKEN_CHARS else None

@@ -1,0 +1,138 @@
+"""Persisting status records in the service's own DynamoDB table.
+
+Item layout (hash key ``pk``; TTL attribute ``expires_at``)::
+
+    pk          S  "doc#<document_id>"
+    version     N  optimistic-lock counter, +1 on every write
+    stage       S  derived stage (for people reading the table)
+    updated_at  S  latest occurred_at seen (ISO 8601)
+    expires_at  N  epoch seconds: updated_at + retention
+    record      S  the DocumentStatus JSON; only its per-stage facts are read back
+
+Two workers may update one document at the same time, so :meth:`StatusStore.apply` is a
+read-modify-write guarded by the ``version`` attribute: a write whose version moved since the
+read fails its condition and is redone from a fresh read. The reducer is order-independent, so
+redoing it is always safe.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from ocrpipe.events import DomainEvent
+from status import read_model
+from status.read_model import DocumentStatus, Stage, StageFact
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+KEY_PREFIX = "doc#"
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """The record kept changing under us; the message goes back to the queue and is retried."""
+
+
+class _StoredRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    document_id: str
+    facts: dict[Stage, StageFact]
+
+
+def key_of(document_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": KEY_PREFIX + document_id}}
+
+
+class StatusStore:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        retention: timedelta = timedelta(days=30),
+        max_attempts: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._retention = retention
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._now = now
+
+    def get(self, document_id: str, *, consistent: bool = False) -> DocumentStatus | None:
+        """The record, or ``None`` when there is none or it has expired (TTL deletes lazily)."""
+        found = self._read(document_id, consistent=consistent)
+        if found is None:
+            return None
+        record, _version, expires_at = found
+        if expires_at is not None and expires_at <= int(self._now().timestamp()):
+            return None
+        return record
+
+    def apply(self, event: DomainEvent) -> DocumentStatus:
+        """Fold ``event`` into the stored record; returns the record as stored."""
+        for attempt in range(self._max_attempts):
+            found = self._read(event.document_id, consistent=True)
+            current, version = (found[0], found[1]) if found else (None, 0)
+            updated = read_model.apply(current, event)
+            if current is not None and updated == current:
+                return current  # duplicate or stale event: no write at all
+            if self._write(updated, expected_version=version):
+                return updated
+            self._sleep(min(0.5, 0.02 * 2**attempt) * random.uniform(0.5, 1.0))
+        raise ConcurrentUpdateError(
+            f"document {event.document_id}: {self._max_attempts} conflicting updates in a row"
+        )
+
+    def _read(
+        self, document_id: str, *, consistent: bool
+    ) -> tuple[DocumentStatus, int, int | None] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=key_of(document_id), ConsistentRead=consistent
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        stored = _StoredRecord.model_validate_json(item["record"]["S"])
+        record = DocumentStatus.from_facts(stored.document_id, stored.facts)
+        expires = item.get("expires_at", {}).get("N")
+        return record, int(item["version"]["N"]), int(expires) if expires else None
+
+    def _write(self, record: DocumentStatus, *, expected_version: int) -> bool:
+        """Put ``record`` if nobody wrote since ``expected_version`` (0 = no item yet)."""
+        expires_at = int((record.updated_at + self._retention).timestamp())
+        item: dict[str, AttributeValueTypeDef] = {
+            **key_of(record.document_id),
+            "version": {"N": str(expected_version + 1)},
+            "stage": {"S": record.stage.value},
+            "updated_at": {"S": record.updated_at.isoformat()},
+            "expires_at": {"N": str(expires_at)},
+            "record": {"S": record.model_dump_json()},
+        }
+        condition: dict[str, Any]
+        if expected_version == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "#version = :expected",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        try:
+            self._client.put_item(TableName=self._table, Item=item, **condition)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

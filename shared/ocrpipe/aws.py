@@ -17,6 +17,9 @@ _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, str | None], Any] = {}
 
 _CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+#: Per-service additions. S3: botocore still presigns with the deprecated SigV2 by default
+#: (``AWSAccessKeyId``/``signature`` fields), which newer regions reject; SigV4 everywhere.
+_SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
 
 
 def client(service_name: str) -> Any:
@@ -30,7 +33,9 @@ def client(service_name: str) -> Any:
             found = boto3.session.Session().client(
                 service_name,  # type: ignore[call-overload]
                 region_name=region,
-                config=_CONFIG,
+                config=_CONFIG.merge(_SERVICE_CONFIG[service_name])
+                if service_name in _SERVICE_CONFIG
+                else _CONFIG,
             )
             _clients[key] = found
         return found

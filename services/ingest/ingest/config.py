@@ -1,0 +1,19 @@
+"""The ingest service's settings (see ``docs/configuration.md``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ocrpipe.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    uploads_bucket: str = Field(min_length=3, description="Bucket uploads land in (ingest's).")
+    ingest_table: str = Field(min_length=3, description="Pending uploads and their outcome.")
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=5 * 1024**3)
+    presign_expiry_s: int = Field(default=30, ge=1, le=3600)
+    max_pages: int = Field(default=50, ge=1)
+    max_image_pixels: int = Field(default=50_000_000, ge=1_000_000)
+    notify_key_id: str = Field(
+        min_length=1, description="KMS key (id, ARN or alias) that encrypts recipients."
+    )

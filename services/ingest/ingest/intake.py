@@ -1,0 +1,310 @@
+"""What happens when an object lands in the uploads bucket.
+
+For an object under ``uploads/<document_id>/<filename>`` with a pending upload record:
+
+1. claim the record (see :mod:`ingest.uploads_table` for why a lease);
+2. read the real bytes and check them (:mod:`ingest.validation`);
+3. publish ``DocumentUploaded``, or ``DocumentRejected`` with a reason a person can read;
+4. mark the record done; a rejected object is deleted (nothing will ever read it).
+
+Any other object is rejected as ``unknown_upload`` and deleted; its document id is derived
+from its key. A duplicate event (S3 may deliver twice) publishes nothing. An upload whose
+checked bytes were overwritten afterwards (the presigned POST stays valid for its lifetime)
+is deleted, so no unchecked bytes reach ocr.
+
+Transient AWS errors propagate, so the queue retries the message; a failure that retrying
+cannot fix is a ``DocumentRejected`` event, never an exception.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import closing
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from ingest.keys import derived_document_id, key_candidates, parse_upload_key
+from ingest.s3_events import ObjectCreated
+from ingest.uploads_table import (
+    DONE,
+    PendingUpload,
+    StoredUpload,
+    UploadsTable,
+    UploadStatus,
+)
+from ingest.validation import Accepted, Limits, check_document
+from ocrpipe.bus import EventPublisher
+from ocrpipe.events import DocumentRejected, DocumentUploaded, RejectionReason
+from ocrpipe.storage import S3Location
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger(service="ingest", child=True)
+
+#: How long a worker owns an upload it is checking; longer than any check takes, shorter
+#: than the queue's visibility timeout so a crashed worker's retry can take over.
+LEASE_S = 60
+
+_NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+
+
+class IntakeOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNKNOWN_REJECTED = "unknown_rejected"
+    DUPLICATE = "duplicate"
+    GONE = "gone"  # an unknown object that no longer exists: already handled
+    REPLACED = "replaced"  # checked bytes were overwritten by unchecked ones: deleted
+
+
+class WrongBucketError(ValueError):
+    """The event is about a bucket that is not ingest's (a wiring mistake)."""
+
+
+class UploadedObjectMissingError(RuntimeError):
+    """S3 announced an object that cannot be read (yet); the message is retried."""
+
+
+def _plain_etag(etag: str | None) -> str:
+    """S3 quotes ETags in API responses but not in events."""
+    return (etag or "").strip('"')
+
+
+def _is_not_found(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in _NOT_FOUND
+
+
+class UploadIntake:
+    def __init__(
+        self,
+        *,
+        s3: S3Client,
+        uploads: UploadsTable,
+        publisher: EventPublisher,
+        bucket: str,
+        limits: Limits,
+        lease_s: int = LEASE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._s3 = s3
+        self._uploads = uploads
+        self._publisher = publisher
+        self._bucket = bucket
+        self._limits = limits
+        self._lease_s = lease_s
+        self._clock = clock
+
+    def handle(self, created: ObjectCreated) -> IntakeOutcome:
+        if created.bucket != self._bucket:
+            raise WrongBucketError(f"event for bucket {created.bucket!r}, not {self._bucket!r}")
+        candidates = key_candidates(created.key)
+        stored = self._find_upload(candidates)
+        if stored is None:
+            return self._reject_unknown(candidates)
+        document_id = stored.upload.document_id
+        if stored.status in DONE:
+            return self._duplicate(stored, created)
+
+        token = uuid.uuid4().hex
+        claimed = self._uploads.claim(
+            document_id, token=token, now=self._clock(), lease_s=self._lease_s
+        )
+        if claimed is None:  # expired between the read and the claim
+            return self._reject_unknown(candidates)
+        if claimed.status in DONE:
+            return self._duplicate(claimed, created)
+
+        upload = claimed.upload
+        try:
+            event, etag = self._check(upload)
+            self._publisher.publish(event)
+        except BaseException:
+            self._release_quietly(document_id, token)
+            raise
+
+        accepted = isinstance(event, DocumentUploaded)
+        status = UploadStatus.UPLOADED if accepted else UploadStatus.REJECTED
+        self._finish_quietly(document_id, token, status, event, etag)
+        if isinstance(event, DocumentRejected):
+            self._delete(upload.key)
+            logger.info(
+                "upload rejected",
+                extra={"document_id": document_id, "reason_code": event.reason_code.value},
+            )
+            return IntakeOutcome.REJECTED
+        logger.info("upload accepted", extra={"document_id": document_id})
+        return IntakeOutcome.ACCEPTED
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _find_upload(self, candidates: list[str]) -> StoredUpload | None:
+        """The upload record whose key is one of ``candidates`` (the exact key is stored)."""
+        for candidate in candidates:
+            parsed = parse_upload_key(candidate)
+            if parsed is None:
+                continue
+            stored = self._uploads.get(parsed.document_id)
+            if stored is not None and stored.upload.key in candidates:
+                return stored
+        return None
+
+    def _check(self, upload: PendingUpload) -> tuple[DocumentUploaded | DocumentRejected, str]:
+        """The outcome event for the object's bytes, and the ETag of the bytes checked."""
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=upload.key)
+        except ClientError as exc:
+            if _is_not_found(exc):
+                raise UploadedObjectMissingError(
+                    f"s3://{self._bucket}/{upload.key} was announced but is not there"
+                ) from exc
+            raise
+        etag = _plain_etag(response.get("ETag"))
+        with closing(response["Body"]) as body:
+            verdict = check_document(
+                body,
+                filename=upload.filename,
+                declared_content_type=upload.content_type,
+                limits=self._limits,
+                size_bytes=response.get("ContentLength"),
+            )
+        common: dict[str, Any] = {
+            "document_id": upload.document_id,
+            "filename": upload.filename,
+            "recipient": upload.recipient,
+            "source_uri": S3Location(self._bucket, upload.key).uri,
+            "access_token_sha256": upload.access_token_sha256,
+        }
+        if isinstance(verdict, Accepted):
+            accepted = DocumentUploaded(
+                **common,
+                content_type=verdict.content_type,
+                size_bytes=verdict.size_bytes,
+                sha256=verdict.sha256,
+                page_count=verdict.page_count,
+            )
+            return accepted, etag
+        rejected = DocumentRejected(
+            **common,
+            reason_code=verdict.code,
+            reason=verdict.reason,
+            size_bytes=verdict.size_bytes,
+        )
+        return rejected, etag
+
+    def _duplicate(self, stored: StoredUpload, created: ObjectCreated) -> IntakeOutcome:
+        logger.info(
+            "duplicate object event ignored",
+            extra={"document_id": stored.upload.document_id, "status": stored.status.value},
+        )
+        if stored.status == UploadStatus.REJECTED:
+            # The first delivery may have failed to delete it; deleting twice is harmless.
+            self._delete(stored.upload.key)
+            return IntakeOutcome.DUPLICATE
+        event_etag = _plain_etag(created.etag)
+        if event_etag and stored.checked_etag and event_etag != stored.checked_etag:
+            # The presigned POST stays valid for its whole lifetime, so the same key can be
+            # written again after its bytes were checked. The event may just be stale (events
+            # can arrive out of order): only bytes that differ from the checked ones go.
+            current = self._object_etag(stored.upload.key)
+            if current is not None and current != stored.checked_etag:
+                self._delete(stored.upload.key)
+                logger.warning(
+                    "checked upload was replaced by unchecked bytes; deleted",
+                    extra={"document_id": stored.upload.document_id},
+                )
+                return IntakeOutcome.REPLACED
+        return IntakeOutcome.DUPLICATE
+
+    def _reject_unknown(self, candidates: list[str]) -> IntakeOutcome:
+        for key in candidates:
+            size = self._object_size(key)
+            if size is not None:
+                break
+        else:
+            logger.info("unknown object is gone; nothing to do", extra={"key": candidates[0]})
+            return IntakeOutcome.GONE
+        name = key.rsplit("/", 1)[-1] or key
+        event = DocumentRejected(
+            document_id=derived_document_id(key),
+            filename=name[:1024],
+            source_uri=S3Location(self._bucket, key).uri,
+            reason_code=RejectionReason.UNKNOWN_UPLOAD,
+            reason=(
+                f"{name} was not uploaded through ocrpipe's upload API "
+                "(or its upload link had expired), so it was removed unread."
+            ),
+            size_bytes=size,
+        )
+        self._publisher.publish(event)
+        self._delete(key)
+        logger.warning("unknown object rejected and deleted", extra={"key": key})
+        return IntakeOutcome.UNKNOWN_REJECTED
+
+    # -- AWS helpers ---------------------------------------------------------------------
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return dict(head)
+
+    def _object_size(self, key: str) -> int | None:
+        head = self._head(key)
+        return None if head is None else int(head.get("ContentLength", 0))
+
+    def _object_etag(self, key: str) -> str | None:
+        head = self._head(key)
+        return None if head is None else _plain_etag(head.get("ETag"))
+
+    def _delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def _release_quietly(self, document_id: str, token: str) -> None:
+        try:
+            self._uploads.release(document_id, token=token)
+        except Exception:
+            # The lease runs out by itself; the retry claims it then.
+            logger.warning("could not release upload lease", extra={"document_id": document_id})
+
+    def _finish_quietly(
+        self,
+        document_id: str,
+        token: str,
+        status: UploadStatus,
+        event: DocumentUploaded | DocumentRejected,
+        etag: str,
+    ) -> None:
+        # The event is out: raising now would only make a retry publish it again.
+        if isinstance(event, DocumentUploaded):
+            outcome: dict[str, Any] = {
+                "sha256": event.sha256,
+                "page_count": event.page_count,
+                "size_bytes": event.size_bytes,
+                "detected_content_type": event.content_type,
+            }
+        else:
+            outcome = {"reason_code": event.reason_code.value, "size_bytes": event.size_bytes}
+        outcome["etag"] = etag or None
+        try:
+            recorded = self._uploads.finish(
+                document_id, token=token, status=status, now=self._clock(), outcome=outcome
+            )
+        except Exception:
+            logger.exception(
+                "event published but outcome not recorded", extra={"document_id": document_id}
+            )
+            return
+        if not recorded:
+            logger.warning(
+                "lease was lost before the outcome was recorded",
+                extra={"document_id": document_id},
+            )

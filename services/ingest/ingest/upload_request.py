@@ -1,0 +1,238 @@
+"""The body of ``POST /uploads``: parsed, checked and sanitised, with errors a person can read.
+
+Every problem raises :class:`RequestRejected` with an HTTP status, a stable machine code and
+one sentence, e.g. ``413 too_large "size_bytes is 12.0 MiB; the largest upload accepted is
+10.0 MiB."``. Nothing here talks to AWS.
+
+The address to notify is personal data: it is kept in :class:`RecipientAddress`, whose
+``repr`` hides it, and it never appears in an error message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+
+from ingest.keys import MAX_KEY_BYTES, upload_key
+from ingest.validation import SUPPORTED_CONTENT_TYPES, ContentType, human_bytes
+
+MAX_FILENAME_CHARS = 255
+#: Longest raw filename we even look at (before path components are stripped).
+MAX_RAW_FILENAME_CHARS = 4096
+MAX_WEBHOOK_URL_CHARS = 2048
+MAX_EMAIL_CHARS = 254
+
+_FIELDS = frozenset({"filename", "content_type", "size_bytes", "email", "webhook_url"})
+#: Common non-standard spellings clients send.
+_CONTENT_TYPE_ALIASES: dict[str, ContentType] = {"image/jpg": "image/jpeg"}
+#: Invisible characters that reorder or hide text (filename spoofing, e.g. "gpj.exe").
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+
+
+class RequestRejected(Exception):
+    """The request cannot be accepted as sent; ``message`` tells the client why."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class RecipientAddress:
+    """Where to tell the person about the result (plain text: handle as personal data)."""
+
+    channel: Literal["email", "webhook"]
+    address: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    filename: str
+    content_type: ContentType
+    size_bytes: int
+    recipient: RecipientAddress | None
+
+
+def parse_upload_request(body: Any, *, max_bytes: int, local_mode: bool) -> UploadRequest:
+    if not isinstance(body, dict):
+        raise RequestRejected(400, "invalid_body", "The request body must be a JSON object.")
+    unknown = sorted(str(k) for k in body if k not in _FIELDS)
+    if unknown:
+        raise RequestRejected(
+            400,
+            "unknown_field",
+            f"Unknown field {unknown[0]!r}; allowed fields are "
+            "filename, content_type, size_bytes, email and webhook_url.",
+        )
+    filename = sanitise_filename(body.get("filename"))
+    content_type = parse_content_type(body.get("content_type"))
+    size_bytes = parse_size(body.get("size_bytes"), max_bytes=max_bytes)
+    email = body.get("email")
+    webhook_url = body.get("webhook_url")
+    recipient: RecipientAddress | None = None
+    if email is not None and webhook_url is not None:
+        raise RequestRejected(
+            400,
+            "conflicting_recipients",
+            "Give either email or webhook_url, not both.",
+        )
+    if email is not None:
+        recipient = RecipientAddress("email", parse_email(email))
+    elif webhook_url is not None:
+        recipient = RecipientAddress("webhook", parse_webhook_url(webhook_url, local_mode))
+    return UploadRequest(filename, content_type, size_bytes, recipient)
+
+
+def sanitise_filename(raw: Any) -> str:
+    """The last path component of ``raw``, NFC-normalised, without control characters.
+
+    Spaces and non-ASCII letters are kept; ``../../etc/passwd`` becomes ``passwd``.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise RequestRejected(400, "invalid_filename", "filename is required (1 to 255 chars).")
+    if len(raw) > MAX_RAW_FILENAME_CHARS:
+        raise RequestRejected(
+            400, "invalid_filename", f"filename is longer than {MAX_FILENAME_CHARS} characters."
+        )
+    name = unicodedata.normalize("NFC", raw)
+    name = "".join(
+        ch
+        for ch in name
+        if unicodedata.category(ch) not in _DROPPED_CATEGORIES and ch not in _BIDI_CONTROLS
+    )
+    name = _PATH_SEPARATORS.split(name)[-1].strip()
+    if name in ("", ".", ".."):
+        raise RequestRejected(
+            400, "invalid_filename", "filename must name a file, not a folder or path."
+        )
+    if "${filename}" in name:
+        # S3 POST would replace this with the name of the file the browser sends.
+        raise RequestRejected(400, "invalid_filename", "filename must not contain ${filename}.")
+    if len(name) > MAX_FILENAME_CHARS:
+        raise RequestRejected(
+            400, "invalid_filename", f"filename is longer than {MAX_FILENAME_CHARS} characters."
+        )
+    if len(upload_key("0" * 32, name).encode("utf-8")) > MAX_KEY_BYTES:
+        raise RequestRejected(
+            400, "invalid_filename", "filename is too long once encoded; please shorten it."
+        )
+    return name
+
+
+def parse_content_type(raw: Any) -> ContentType:
+    allowed = ", ".join(SUPPORTED_CONTENT_TYPES)
+    if not isinstance(raw, str) or not raw.strip():
+        raise RequestRejected(
+            400, "invalid_content_type", f"content_type is required; one of {allowed}."
+        )
+    value = raw.strip().lower()
+    value = _CONTENT_TYPE_ALIASES.get(value, value)
+    for supported in SUPPORTED_CONTENT_TYPES:
+        if value == supported:
+            return supported
+    shown = raw if len(raw) <= 100 else raw[:100] + "..."
+    raise RequestRejected(
+        415,
+        "unsupported_content_type",
+        f"content_type {shown!r} is not accepted; send one of {allowed}.",
+    )
+
+
+def parse_size(raw: Any, *, max_bytes: int) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise RequestRejected(
+            400, "invalid_size", "size_bytes is required: the file's size as a whole number."
+        )
+    if raw < 1:
+        raise RequestRejected(400, "invalid_size", "size_bytes must be at least 1.")
+    if raw > max_bytes:
+        raise RequestRejected(
+            413,
+            "too_large",
+            f"size_bytes is {human_bytes(raw)}; the largest upload accepted is "
+            f"{human_bytes(max_bytes)}.",
+        )
+    return raw
+
+
+def parse_email(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise RequestRejected(400, "invalid_email", "email must be an email address.")
+    if len(raw) > MAX_EMAIL_CHARS:
+        raise RequestRejected(400, "invalid_email", "email is too long to be an email address.")
+    try:
+        valid = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        # The library's reasons describe the problem without repeating the address.
+        raise RequestRejected(400, "invalid_email", f"email is not valid: {exc}") from None
+    return valid.ascii_email or valid.normalized
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_webhook_url(raw: Any, local_mode: bool) -> str:
+    """An https URL (http only to a loopback host under the local runtime)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise RequestRejected(400, "invalid_webhook_url", "webhook_url must be an https URL.")
+    url = raw.strip()
+    if len(url) > MAX_WEBHOOK_URL_CHARS:
+        raise RequestRejected(
+            400,
+            "invalid_webhook_url",
+            f"webhook_url is longer than {MAX_WEBHOOK_URL_CHARS} characters.",
+        )
+    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
+        raise RequestRejected(
+            400, "invalid_webhook_url", "webhook_url must not contain spaces or control characters."
+        )
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise RequestRejected(
+            400, "invalid_webhook_url", "webhook_url is not a valid URL."
+        ) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host:
+        raise RequestRejected(
+            400, "invalid_webhook_url", "webhook_url must be an https URL with a host name."
+        )
+    loopback = _is_loopback(host)
+    if local_mode and loopback:
+        return url
+    if scheme != "https":
+        raise RequestRejected(400, "invalid_webhook_url", "webhook_url must use https.")
+    if loopback:
+        raise RequestRejected(
+            400, "invalid_webhook_url", "webhook_url must be reachable from the internet."
+        )
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return url  # a host name; notify checks what it resolves to when it delivers
+    if not address.is_global:
+        raise RequestRejected(
+            400, "invalid_webhook_url", "webhook_url must be reachable from the internet."
+        )
+    return url

@@ -68,8 +68,16 @@ class Place:
     account: str = "123456789012"
     region: str = "us-east-1"
 
-    def name(self, kind: str, *, service: str = "", consumer: str = "") -> str:
-        template = load().names[kind]
+    def name(
+        self,
+        kind: str,
+        *,
+        service: str = "",
+        consumer: str = "",
+        topology: Topology | None = None,
+    ) -> str:
+        """The resource name of ``kind``; ``topology`` defaults to the packaged one."""
+        template = (topology or load()).names[kind]
         return template.format(
             stage=self.stage,
             account=self.account,
@@ -78,9 +86,9 @@ class Place:
             consumer=consumer,
         )
 
-    def pattern(self, consumer: str) -> dict[str, Any]:
+    def pattern(self, consumer: str, *, topology: Topology | None = None) -> dict[str, Any]:
         """The consumer's event pattern with placeholders filled."""
-        raw = json.dumps(load().consumers[consumer].pattern)
+        raw = json.dumps((topology or load()).consumers[consumer].pattern)
         for key, value in (
             ("stage", self.stage),
             ("account", self.account),

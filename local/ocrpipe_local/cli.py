@@ -1,0 +1,435 @@
+"""The ``ocrpipe`` command: run the whole pipeline on this machine.
+
+``ocrpipe process PATH...`` starts the local stack, uploads each file through the real HTTP API
+and presigned POST, waits for every document's outcome and prints a table. ``ocrpipe up`` keeps
+the stack running for manual use (curl, a browser form, another program).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import requests
+
+from ocrpipe.events import (
+    DocumentRejected,
+    NotificationFailed,
+    NotificationSent,
+    OcrCompleted,
+    OcrFailed,
+    WordsCounted,
+)
+from ocrpipe.storage import S3Location
+from ocrpipe_local.archive import ArchivedEvent
+from ocrpipe_local.stack import LocalStack, QueueDepth, StackError
+
+SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"})
+DEFAULT_STATE_DIR = ".ocrpipe"
+DEFAULT_TIMEOUT_S = 300.0
+HTTP_TIMEOUT_S = 60
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+class UsageError(Exception):
+    pass
+
+
+def guess_content_type(path: Path, head: bytes) -> str:
+    """By magic bytes first (what the file is), then by extension (what it claims to be)."""
+    for magic, content_type in _MAGIC:
+        if head.startswith(magic):
+            return content_type
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def expand_paths(paths: Sequence[str]) -> list[Path]:
+    """Files as given; directories expand to the supported files inside (recursively, sorted)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                )
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UsageError(f"no such file or directory: {raw}")
+    if not found:
+        raise UsageError("no supported files (jpg, png, tiff, pdf) found in " + ", ".join(paths))
+    return found
+
+
+@dataclass
+class DocumentOutcome:
+    path: Path
+    document_id: str = ""
+    status: str = "pending"  # counted | rejected | failed | timeout | error
+    reason: str = ""
+    total_words: int | None = None
+    unique_words: int | None = None
+    top_words: list[tuple[str, int]] = field(default_factory=list)
+    cached: bool | None = None
+    notification: str = ""  # sent | failed | ""
+    text_uri: str = ""
+    result_uri: str = ""
+    outputs: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "counted" and self.notification != "failed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "document_id": self.document_id,
+            "status": self.status,
+            "reason": self.reason,
+            "total_words": self.total_words,
+            "unique_words": self.unique_words,
+            "top_words": [{"word": w, "count": c} for w, c in self.top_words],
+            "ocr_cached": self.cached,
+            "notification": self.notification,
+            "outputs": self.outputs,
+            "events": self.events,
+        }
+
+
+def upload(
+    session: requests.Session, api_url: str, outcome: DocumentOutcome, recipient: dict[str, str]
+) -> None:
+    """``POST /uploads`` then the multipart POST of the bytes to the presigned URL."""
+    data = outcome.path.read_bytes()
+    content_type = guess_content_type(outcome.path, data[:16])
+    request: dict[str, object] = {
+        "filename": outcome.path.name,
+        "content_type": content_type,
+        "size_bytes": len(data),
+        **recipient,
+    }
+    response = session.post(f"{api_url}/uploads", json=request, timeout=HTTP_TIMEOUT_S)
+    if 400 <= response.status_code < 500:
+        outcome.status = "rejected"
+        outcome.reason = _api_message(response)
+        if not data:
+            outcome.reason = f"The file is empty (0 bytes). ({outcome.reason})"
+        return
+    if response.status_code != 201:
+        outcome.status = "error"
+        outcome.reason = f"POST /uploads answered {response.status_code}: {_api_message(response)}"
+        return
+    grant = response.json()
+    outcome.document_id = str(grant["document_id"])
+    post = grant["upload"]
+    stored = session.post(
+        post["url"],
+        data=post["fields"],
+        files={"file": (outcome.path.name, data, content_type)},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    if stored.status_code >= 300:
+        outcome.status = "error"
+        outcome.reason = f"upload to storage failed with HTTP {stored.status_code}"
+
+
+def _api_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or body)
+    return str(body)
+
+
+def apply_events(outcome: DocumentOutcome, events: list[ArchivedEvent]) -> None:
+    for archived in events:
+        outcome.events.append(archived.detail_type)
+        event = archived.event()
+        if isinstance(event, WordsCounted):
+            outcome.status = "counted"
+            outcome.total_words = event.total_words
+            outcome.unique_words = event.unique_words
+            outcome.top_words = [(w.word, w.count) for w in event.top_words]
+            outcome.text_uri = event.text_uri
+            outcome.result_uri = event.result_uri
+        elif isinstance(event, DocumentRejected):
+            outcome.status = "rejected"
+            outcome.reason = event.reason
+        elif isinstance(event, OcrFailed):
+            outcome.status = "failed"
+            outcome.reason = event.reason
+        elif isinstance(event, OcrCompleted):
+            outcome.cached = event.cached
+        elif isinstance(event, NotificationSent):
+            outcome.notification = "sent"
+        elif isinstance(event, NotificationFailed):
+            outcome.notification = "failed"
+            outcome.reason = outcome.reason or f"notification failed: {event.reason}"
+
+
+def write_outputs(
+    stack: LocalStack, outcome: DocumentOutcome, out_dir: Path, taken: set[str]
+) -> None:
+    s3 = stack.client("s3")
+    stem = outcome.path.stem
+    name, n = stem, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    taken.add(name)
+    text_loc = S3Location.parse(outcome.text_uri)
+    text = s3.get_object(Bucket=text_loc.bucket, Key=text_loc.key)["Body"].read()
+    result_loc = S3Location.parse(outcome.result_uri)
+    result = json.loads(s3.get_object(Bucket=result_loc.bucket, Key=result_loc.key)["Body"].read())
+    words = {
+        "document_id": outcome.document_id,
+        "total_words": result.get("total_words", outcome.total_words),
+        "unique_words": result.get("unique_words", outcome.unique_words),
+        "counts": result.get("counts", {}),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text_path = out_dir / f"{name}.txt"
+    words_path = out_dir / f"{name}.words.json"
+    text_path.write_bytes(text)
+    words_path.write_text(json.dumps(words, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    outcome.outputs = [str(text_path), str(words_path)]
+
+
+def _cell(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_table(outcomes: list[DocumentOutcome], out: TextIO) -> None:
+    width = min(40, max([4, *(len(o.path.name) for o in outcomes)]))
+    header = f"{'FILE':<{width}}  {'STATUS':<8}  {'WORDS':>6}  {'UNIQUE':>6}  TOP WORDS"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for o in outcomes:
+        total = "" if o.total_words is None else str(o.total_words)
+        unique = "" if o.unique_words is None else str(o.unique_words)
+        top = ", ".join(f"{w} {c}" for w, c in o.top_words[:5])
+        status = o.status + (" *" if o.cached else "")
+        print(
+            f"{_cell(o.path.name, width):<{width}}  {status:<8}  {total:>6}  {unique:>6}  {top}",
+            file=out,
+        )
+        if o.reason:
+            print(f"{'':<{width}}  ↳ {o.reason}", file=out)
+    if any(o.cached for o in outcomes):
+        print("* text from the OCR cache (same bytes read before)", file=out)
+
+
+def process(args: argparse.Namespace, out: TextIO) -> int:
+    started = time.monotonic()
+    try:
+        paths = expand_paths(args.paths)
+    except UsageError as exc:
+        print(f"ocrpipe: {exc}", file=sys.stderr)
+        return 2
+    recipient: dict[str, str] = {}
+    if args.email:
+        recipient["email"] = args.email
+    elif args.webhook:
+        recipient["webhook_url"] = args.webhook
+    outcomes = [DocumentOutcome(path=p) for p in paths]
+    stuck: dict[str, QueueDepth] = {}
+    drained = True
+    with LocalStack(
+        state_dir=args.state_dir, stage=args.stage, workers=_worker_counts(args.workers)
+    ) as stack:
+        session = requests.Session()
+        session.trust_env = False  # loopback only: never a proxy
+        for outcome in outcomes:
+            try:
+                upload(session, stack.api_url, outcome, recipient)
+            except (OSError, requests.RequestException, KeyError, ValueError) as exc:
+                outcome.status = "error"
+                outcome.reason = f"upload failed: {exc}"
+        waiting = [o for o in outcomes if o.document_id and o.status == "pending"]
+        notified = [o.document_id for o in waiting] if recipient else []
+        events = stack.wait_for([o.document_id for o in waiting], args.timeout, notified=notified)
+        for outcome in waiting:
+            apply_events(outcome, events.get(outcome.document_id, []))
+            if outcome.status == "pending":
+                outcome.status = "timeout"
+                seen = ", ".join(outcome.events) or "no events"
+                outcome.reason = f"no outcome within {args.timeout:g} s (seen: {seen})"
+            elif recipient and not outcome.notification:
+                outcome.notification = "failed"
+                outcome.reason = outcome.reason or "no notification within the timeout"
+        taken: set[str] = set()
+        if args.out:
+            for outcome in outcomes:
+                if outcome.status == "counted":
+                    try:
+                        write_outputs(stack, outcome, Path(args.out), taken)
+                    except Exception as exc:
+                        outcome.status = "error"
+                        outcome.reason = f"could not write outputs: {exc}"
+        drained = stack.drain(timeout=min(60.0, max(5.0, args.timeout)))
+        stuck = stack.stuck_messages()
+        outbox = stack.outbox_dir
+        functions_log = stack.functions_log
+
+    elapsed = time.monotonic() - started
+    print_table(outcomes, out)
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"\n{len(outcomes)} document(s): {summary} in {elapsed:.1f} s", file=out)
+    if args.out:
+        print(f"outputs: {Path(args.out).resolve()}", file=out)
+    if args.email:
+        print(f"e-mails (.eml): {outbox}", file=out)
+    failed = [o for o in outcomes if not o.ok]
+    if stuck or not drained:
+        detail = ", ".join(
+            f"{name}: {d.visible} visible, {d.in_flight} in flight"
+            for name, d in sorted(stuck.items())
+        )
+        print(f"ERROR: messages left in queues: {detail or 'queues did not drain'}", file=out)
+        print(f"       see {functions_log} and {functions_log.parent / 'runtime.log'}", file=out)
+    if args.json:
+        report = {
+            "elapsed_s": round(elapsed, 3),
+            "documents": [o.to_json() for o in outcomes],
+            "stuck_queues": {n: d.total for n, d in stuck.items()},
+            "outbox": str(outbox),
+        }
+        Path(args.json).write_text(
+            json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+    return 1 if failed or stuck or not drained else 0
+
+
+def up(args: argparse.Namespace, out: TextIO) -> int:
+    done = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with LocalStack(
+            state_dir=args.state_dir,
+            stage=args.stage,
+            api_port=args.port,
+            workers=_worker_counts(args.workers),
+        ) as stack:
+            api = stack.api_url
+            print(f"ocrpipe local stack is up (stage {stack.place.stage})", file=out)
+            print(f"  API:        {api}  (POST /uploads)", file=out)
+            print(
+                f"  emulator:   {stack.endpoint_url}  (AWS_ENDPOINT_URL, dummy credentials)",
+                file=out,
+            )
+            print(f"  outbox:     {stack.outbox_dir}", file=out)
+            print(f"  events:     {stack.state_dir.resolve() / 'archive.jsonl'}", file=out)
+            print(f"  logs:       {stack.functions_log.resolve()}", file=out)
+            secret = stack.resources.env["OCRPIPE_WEBHOOK_SECRET"]
+            print(f"  webhook signing secret: {secret}", file=out)
+            print("\nTry:", file=out)
+            print(
+                f"  curl -s -X POST {api}/uploads -H 'content-type: application/json' \\\n"
+                '    -d \'{"filename": "scan.png", "content_type": "image/png", '
+                '"size_bytes": 12345}\'',
+                file=out,
+            )
+            print(
+                "  then POST the file to upload.url with upload.fields (multipart form).", file=out
+            )
+            print("\nCtrl-C to stop.", file=out, flush=True)
+            done.wait()
+            print("stopping…", file=out)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _worker_counts(values: Sequence[str] | None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values or []:
+        name, _, number = value.partition("=")
+        if not name or not number.isdigit() or int(number) < 1:
+            raise SystemExit(f"ocrpipe: --workers expects CONSUMER=N with N >= 1, got {value!r}")
+        counts[name] = int(number)
+    return counts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocrpipe", description="Run the ocrpipe pipeline on this machine (no AWS account)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        help="where the archive, outbox and logs go (default ./.ocrpipe)",
+    )
+    common.add_argument(
+        "--stage",
+        default="local",
+        help="stage name; stacks of one process share the emulator, isolated by stage",
+    )
+    common.add_argument(
+        "--workers",
+        action="append",
+        metavar="CONSUMER=N",
+        help="worker threads for a consumer (default: one per core for ocr, else 1)",
+    )
+
+    p = sub.add_parser("process", parents=[common], help="OCR and count the words of files")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    p.add_argument("--out", metavar="DIR", help="write <stem>.txt and <stem>.words.json here")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--email", metavar="ADDR", help="e-mail the result (written to the outbox)")
+    target.add_argument("--webhook", metavar="URL", help="POST the signed result to this URL")
+    p.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for outcomes"
+    )
+    p.add_argument("--json", metavar="FILE", help="also write a machine-readable report")
+
+    u = sub.add_parser("up", parents=[common], help="run the stack and API until Ctrl-C")
+    u.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "process":
+            return process(args, sys.stdout)
+        return up(args, sys.stdout)
+    except (ValueError, StackError) as exc:  # bad --stage / --workers, unloadable handler
+        print(f"ocrpipe: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

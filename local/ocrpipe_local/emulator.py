@@ -1,0 +1,105 @@
+"""The embedded AWS emulator: one moto server per process, on loopback, on a free port.
+
+Stacks share the server and are isolated by their stage name (every resource name contains it).
+The process environment is pointed at the server with dummy credentials, ALWAYS: the local
+stack must never be able to touch a real AWS account, whatever the user's shell has set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from moto.server import ThreadedMotoServer
+
+LOOPBACK = "127.0.0.1"
+REGION = "us-east-1"
+#: moto's default account; resource names and ARNs in the emulator use it.
+ACCOUNT = "123456789012"
+
+#: Variables that could make boto3 find real credentials or another endpoint; removed.
+_CREDENTIAL_VARS = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+)
+
+_lock = threading.Lock()
+_server: ThreadedMotoServer | None = None
+_endpoint: str | None = None
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A port nothing listens on right now (bind port 0 and ask the kernel)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def ensure_server() -> str:
+    """Start the process' moto server if needed; returns its endpoint URL."""
+    global _server, _endpoint
+    with _lock:
+        if _server is None or _endpoint is None:
+            # werkzeug logs every request to stderr; keep the terminal quiet.
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            port = free_port()
+            server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+            server.start()
+            _server, _endpoint = server, f"http://{LOOPBACK}:{port}"
+        return _endpoint
+
+
+def stop_server() -> None:
+    global _server, _endpoint
+    with _lock:
+        if _server is not None:
+            _server.stop()
+        _server, _endpoint = None, None
+
+
+def point_environment_at(endpoint: str) -> dict[str, str | None]:
+    """Set the AWS variables for the emulator; returns the previous values to restore."""
+    updates: dict[str, str | None] = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        # Loopback must never go through a proxy (boto3 and requests both honour these).
+        "NO_PROXY": _with_loopback(os.environ.get("NO_PROXY", "")),
+        "no_proxy": _with_loopback(os.environ.get("no_proxy", "")),
+    }
+    updates.update(dict.fromkeys(_CREDENTIAL_VARS))
+    return apply_environment(updates)
+
+
+def apply_environment(updates: dict[str, str | None]) -> dict[str, str | None]:
+    """Set (or, for ``None``, unset) variables; returns their previous values."""
+    previous: dict[str, str | None] = {}
+    for name, value in updates.items():
+        previous[name] = os.environ.get(name)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return previous
+
+
+def _with_loopback(current: str) -> str:
+    hosts = [h for h in current.split(",") if h]
+    for host in (LOOPBACK, "localhost"):
+        if host not in hosts:
+            hosts.append(host)
+    return ",".join(hosts)

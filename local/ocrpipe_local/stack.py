@@ -1,0 +1,409 @@
+"""``LocalStack``: the whole ocrpipe deployment on one machine.
+
+moto server on loopback (shared per process) + the stage's resources provisioned from the
+topology + queue worker threads calling the services' handlers + the HTTP API + the event
+archive. One stack is active per process at a time (the services read their configuration
+from ``os.environ``, which is process-wide); stacks run one after another may share a stage.
+
+Where things go (under ``state_dir``, default ``./.ocrpipe``):
+
+* ``archive.jsonl``          every domain event (see :mod:`ocrpipe_local.archive`)
+* ``outbox/``                e-mails notify sent, as ``.eml``
+* ``logs/functions.jsonl``   the handlers' stdout/stderr: powertools JSON logs, EMF metrics
+* ``logs/runtime.log``       the runtime's own log (handler exceptions, retries)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ocrpipe import aws
+from ocrpipe.events import (
+    TERMINAL_PIPELINE_EVENTS,
+    NotificationFailed,
+    NotificationSent,
+)
+from ocrpipe.topology import Place, Topology, load
+from ocrpipe_local import emulator
+from ocrpipe_local.archive import ArchivedEvent, EventArchive
+from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
+from ocrpipe_local.http_api import LocalHttpApi, Route, parse_route
+from ocrpipe_local.provision import Provisioned, Provisioner
+from ocrpipe_local.workers import Handler, QueueWorker, WorkerSpec, resolve_handler
+
+log = logging.getLogger("ocrpipe_local")
+
+#: Services whose work is CPU-bound (Tesseract runs one process per page, single-threaded):
+#: they get one worker per core by default, every other consumer gets one worker.
+CPU_BOUND_SERVICES = frozenset({"ocr"})
+
+#: Same rule as ``ocrpipe.settings.ServiceSettings.stage``.
+STAGE_PATTERN = re.compile(r"[a-z][a-z0-9]{0,9}")
+
+#: Defaults for variables the functions read, set only when the user has not set them.
+FUNCTION_ENV_DEFAULTS = {
+    "POWERTOOLS_METRICS_NAMESPACE": "ocrpipe",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    # Tesseract is several times faster single-threaded with one process per core.
+    "OMP_THREAD_LIMIT": "1",
+}
+
+TERMINAL = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in TERMINAL_PIPELINE_EVENTS)
+NOTIFIED = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in (NotificationSent, NotificationFailed))
+
+_active_lock = threading.Lock()
+_active: LocalStack | None = None
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    visible: int
+    in_flight: int
+    delayed: int
+    is_dlq: bool
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+def default_workers(topology: Topology) -> dict[str, int]:
+    cores = os.cpu_count() or 1
+    return {
+        name: cores if spec.service in CPU_BOUND_SERVICES else 1
+        for name, spec in topology.consumers.items()
+    }
+
+
+def document_is_done(events: list[ArchivedEvent], *, needs_notification: bool) -> bool:
+    kinds = {(e.source, e.detail_type) for e in events}
+    if not kinds & TERMINAL:
+        return False
+    return not needs_notification or bool(kinds & NOTIFIED)
+
+
+def _load_handler(name: str, dotted: str) -> Handler:
+    try:
+        return resolve_handler(dotted)
+    except (ImportError, ValueError) as exc:
+        raise StackError(f"cannot load the handler of {name!r} ({dotted}): {exc}") from exc
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        state_dir: Path | str = ".ocrpipe",
+        stage: str = "local",
+        topology: Topology | None = None,
+        workers: Mapping[str, int] | None = None,
+        api_port: int = 0,
+        retry_backoff_s: float = 1.0,
+        poll_wait_s: int = 1,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if not STAGE_PATTERN.fullmatch(stage):
+            raise ValueError(
+                f"stage {stage!r} must be 1-10 lower-case letters/digits, starting with a letter"
+            )
+        self.state_dir = Path(state_dir)
+        self.topology = topology or load()
+        self.place = Place(stage=stage, account=emulator.ACCOUNT, region=emulator.REGION)
+        self.worker_counts = default_workers(self.topology)
+        self.worker_counts.update(workers or {})
+        unknown = set(self.worker_counts) - set(self.topology.consumers)
+        if unknown:
+            raise ValueError(f"no such consumer(s) in the topology: {sorted(unknown)}")
+        self.api_port = api_port
+        self.retry_backoff_s = retry_backoff_s
+        self.poll_wait_s = poll_wait_s
+        self.extra_env = dict(env or {})
+        self.endpoint_url = ""
+        self.provisioned: Provisioned | None = None
+        self.archive: EventArchive | None = None
+        self.workers: list[QueueWorker] = []
+        self._api: LocalHttpApi | None = None
+        self._stop = threading.Event()
+        self._saved_env: dict[str, str | None] = {}
+        self._output = FunctionOutput(self.state_dir / "logs" / "functions.jsonl")
+        self._log_handler: logging.Handler | None = None
+        self._running = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise StackError("another LocalStack is running in this process; stop it first")
+            _active = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._running = True
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "outbox").mkdir(exist_ok=True)
+        self._start_runtime_log()
+        self.endpoint_url = emulator.ensure_server()
+        self._saved_env = emulator.point_environment_at(self.endpoint_url)
+        provisioner = Provisioner(
+            self.topology,
+            self.place,
+            sqs=aws.client("sqs"),
+            events=aws.client("events"),
+            s3=aws.client("s3"),
+            dynamodb=aws.client("dynamodb"),
+            kms=aws.client("kms"),
+            ses=aws.client("ses"),
+        )
+        self.provisioned = provisioner.provision(state_dir=self.state_dir)
+        env: dict[str, str | None] = {
+            k: v for k, v in FUNCTION_ENV_DEFAULTS.items() if k not in os.environ
+        }
+        env.update(self.provisioned.env)
+        env.update(self.extra_env)
+        self._remember(emulator.apply_environment(env))
+
+        self._output.open()
+        serialise_powertools_metrics()
+        handlers = {n: _load_handler(n, c.handler) for n, c in self.topology.consumers.items()}
+        routes = [
+            Route(
+                method,
+                path,
+                f"{api.service}-{self.place.stage}-{name}",
+                _load_handler(name, api.handler),
+            )
+            for name, api in self.topology.http.items()
+            for method, path in map(parse_route, api.routes)
+        ]
+        self._output.capture_powertools_loggers()
+
+        assert self.provisioned.archive_queue is not None
+        self.archive = EventArchive(
+            aws.client("sqs"), self.provisioned.archive_queue.url, self.state_dir / "archive.jsonl"
+        )
+        self.archive.start()
+        self._stop.clear()
+        for name, consumer in self.provisioned.consumers.items():
+            spec = WorkerSpec(
+                consumer=name,
+                function_name=f"{consumer.spec.service}-{self.place.stage}-{name}",
+                queue_url=consumer.queue.url,
+                queue_arn=consumer.queue.arn,
+                batch_size=consumer.spec.batch_size,
+                visibility_timeout_s=consumer.spec.visibility_timeout_s,
+                region=self.place.region,
+                account=self.place.account,
+                retry_backoff_s=self.retry_backoff_s,
+                poll_wait_s=self.poll_wait_s,
+            )
+            for index in range(self.worker_counts.get(name, 1)):
+                worker = QueueWorker(
+                    spec,
+                    handlers[name],
+                    aws.client("sqs"),
+                    stop=self._stop,
+                    output=self._output.file,
+                    index=index,
+                )
+                worker.start()
+                self.workers.append(worker)
+        self._api = LocalHttpApi(
+            routes,
+            account=self.place.account,
+            region=self.place.region,
+            port=self.api_port,
+            output=self._output.file,
+        )
+        self._api.start()
+        log.info(
+            "stack %s up: api %s, emulator %s", self.place.stage, self.api_url, self.endpoint_url
+        )
+
+    def stop(self) -> None:
+        """Stop accepting requests, let in-flight batches finish, restore the environment."""
+        global _active
+        if self._api is not None:
+            self._api.stop()
+            self._api = None
+        self._stop.set()
+        for worker in self.workers:
+            worker.join()
+        self.workers = []
+        if self.archive is not None:
+            self.archive.stop()
+        self._output.close()
+        if self._saved_env:
+            emulator.apply_environment(self._saved_env)
+            self._saved_env = {}
+        self._stop_runtime_log()
+        self._running = False
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    def _remember(self, previous: dict[str, str | None]) -> None:
+        for name, value in previous.items():
+            self._saved_env.setdefault(name, value)
+
+    def _start_runtime_log(self) -> None:
+        path = self.state_dir / "logs" / "runtime.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s")
+        )
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        self._log_handler = handler
+
+    def _stop_runtime_log(self) -> None:
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+
+    # -- what callers use ----------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        if self._api is None:
+            raise StackError("the stack is not running")
+        return self._api.url
+
+    @property
+    def outbox_dir(self) -> Path:
+        return (self.state_dir / "outbox").resolve()
+
+    @property
+    def functions_log(self) -> Path:
+        return self._output.path
+
+    @property
+    def resources(self) -> Provisioned:
+        if self.provisioned is None:
+            raise StackError("the stack is not running")
+        return self.provisioned
+
+    def client(self, service_name: str) -> Any:
+        """A boto3 client for the emulator (only while the stack runs)."""
+        return aws.client(service_name)
+
+    def wait_for(
+        self,
+        document_ids: Collection[str],
+        timeout: float,
+        *,
+        notified: Collection[str] = (),
+    ) -> dict[str, list[ArchivedEvent]]:
+        """Each document's events once all reached an outcome (or ``timeout`` passed).
+
+        A document is done at its first terminal pipeline event (WordsCounted,
+        DocumentRejected, OcrFailed) and, for ids in ``notified``, a NotificationSent/Failed.
+        Returns whatever was archived at the deadline; callers check :func:`document_is_done`.
+        """
+        if self.archive is None:
+            raise StackError("the stack is not running")
+        ids = set(document_ids)
+        must_notify = set(notified)
+
+        def all_done(events: list[ArchivedEvent]) -> bool:
+            by_doc: dict[str, list[ArchivedEvent]] = {d: [] for d in ids}
+            for event in events:
+                if event.document_id in by_doc:
+                    by_doc[event.document_id].append(event)
+            return all(
+                document_is_done(evs, needs_notification=d in must_notify)
+                for d, evs in by_doc.items()
+            )
+
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if self.archive.wait_until(all_done, max(0.0, min(remaining, 1.0))):
+                break
+            if remaining <= 0:
+                break
+            # Nothing queued, nothing in flight, archive drained: no event can come any more
+            # (e.g. a notification whose message went to the DLQ). Stop waiting.
+            quiet = quiet + 1 if self.is_idle() else 0
+            if quiet >= 3:
+                break
+        return self.archive.for_documents(ids)
+
+    def is_idle(self) -> bool:
+        """No worker busy and every non-dead-letter queue (the archive's too) empty."""
+        if any(w.busy.is_set() for w in self.workers):
+            return False
+        return all(d.total == 0 for d in self.queue_depths().values() if not d.is_dlq)
+
+    def queue_depths(self) -> dict[str, QueueDepth]:
+        sqs = aws.client("sqs")
+        depths: dict[str, QueueDepth] = {}
+        dlqs = {c.dlq.name for c in self.resources.consumers.values()}
+        for queue in self.resources.all_queues():
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=queue.url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            depths[queue.name] = QueueDepth(
+                visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
+                in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                delayed=int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+                is_dlq=queue.name in dlqs,
+            )
+        return depths
+
+    def drain(self, timeout: float = 60.0, *, settle_checks: int = 2) -> bool:
+        """Wait until every (non-dead-letter) queue is empty and every worker idle."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            if self.is_idle():
+                quiet += 1
+                if quiet >= settle_checks:
+                    return True
+            else:
+                quiet = 0
+            time.sleep(0.2)
+        return False
+
+    def stuck_messages(self) -> dict[str, QueueDepth]:
+        """Queues and DLQs that are not empty right now."""
+        return {name: d for name, d in self.queue_depths().items() if d.total}

@@ -1,0 +1,161 @@
+"""CLI pieces that need no stack: input expansion, content types, outcomes, the table."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ocrpipe.events import DocumentRejected, OcrCompleted, WordsCounted
+from ocrpipe.topology import load
+from ocrpipe_local.archive import ArchivedEvent, read_archive
+from ocrpipe_local.cli import (
+    DocumentOutcome,
+    UsageError,
+    apply_events,
+    build_parser,
+    expand_paths,
+    guess_content_type,
+    print_table,
+)
+from ocrpipe_local.provision import ARCHIVE_CONSUMER
+from ocrpipe_local.stack import default_workers, document_is_done
+
+SHA = "b" * 64
+
+
+def _archived(event) -> ArchivedEvent:
+    envelope = {
+        "id": "x",
+        "source": event.SOURCE,
+        "detail-type": event.DETAIL_TYPE,
+        "detail": event.model_dump(mode="json"),
+    }
+    return ArchivedEvent(datetime.now(UTC), "mid-" + event.DETAIL_TYPE, envelope)
+
+
+@pytest.mark.parametrize(
+    ("head", "name", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0", "x.png", "image/jpeg"),  # bytes win over a wrong extension
+        (b"\x89PNG\r\n\x1a\n", "x", "image/png"),
+        (b"II*\x00", "x.tif", "image/tiff"),
+        (b"MM\x00*", "x.tif", "image/tiff"),
+        (b"%PDF-1.7", "x.pdf", "application/pdf"),
+        (b"hello", "notes.txt", "text/plain"),
+        (b"", "empty.png", "image/png"),
+        (b"\x00\x01", "blob", "application/octet-stream"),
+    ],
+)
+def test_content_type_from_magic_then_extension(head, name, expected):
+    assert guess_content_type(Path(name), head) == expected
+
+
+def test_directories_expand_to_supported_files_sorted(tmp_path):
+    (tmp_path / "b.png").write_bytes(b"x")
+    (tmp_path / "a scan é.JPG").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "truth").mkdir()
+    (tmp_path / "truth" / "b.txt").write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.pdf").write_bytes(b"x")
+    explicit = tmp_path / "notes.txt"
+    found = expand_paths([str(tmp_path), str(explicit)])
+    names = [p.relative_to(tmp_path).as_posix() for p in found]
+    assert names == ["a scan é.JPG", "b.png", "sub/c.pdf", "notes.txt"]
+
+
+def test_missing_paths_and_empty_dirs_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="no such file"):
+        expand_paths([str(tmp_path / "nope.png")])
+    with pytest.raises(UsageError, match="no supported files"):
+        expand_paths([str(tmp_path)])
+
+
+def test_outcome_from_events():
+    outcome = DocumentOutcome(path=Path("scan.png"), document_id="doc12345678")
+    ocr = OcrCompleted(
+        document_id="doc12345678",
+        text_uri="s3://bucket-name/t.txt",
+        sha256=SHA,
+        engine="tesseract",
+        page_count=1,
+        mean_confidence=91.5,
+        char_count=10,
+        cached=True,
+    )
+    counted = WordsCounted(
+        document_id="doc12345678",
+        text_uri="s3://bucket-name/t.txt",
+        result_uri="s3://bucket-name/r.json",
+        total_words=3,
+        unique_words=2,
+        top_words=[{"word": "the", "count": 2}, {"word": "cat", "count": 1}],
+        word_rule_version="1",
+    )
+    events = [_archived(ocr), _archived(counted)]
+    assert document_is_done(events, needs_notification=False)
+    assert not document_is_done(events, needs_notification=True)
+    assert not document_is_done(events[:1], needs_notification=False)
+    apply_events(outcome, events)
+    assert outcome.status == "counted"
+    assert outcome.ok
+    assert outcome.cached is True
+    assert outcome.top_words == [("the", 2), ("cat", 1)]
+    assert outcome.to_json()["events"] == ["OcrCompleted", "WordsCounted"]
+
+
+def test_rejection_reason_is_printed():
+    outcome = DocumentOutcome(path=Path("empty.png"), document_id="doc12345678")
+    rejected = DocumentRejected(
+        document_id="doc12345678",
+        source_uri="s3://bucket-name/uploads/doc12345678/empty.png",
+        reason_code="empty_file",
+        reason="The file is empty (0 bytes).",
+    )
+    apply_events(outcome, [_archived(rejected)])
+    assert outcome.status == "rejected"
+    assert not outcome.ok
+    out = io.StringIO()
+    print_table([outcome], out)
+    text = out.getvalue()
+    assert "empty.png" in text
+    assert "rejected" in text
+    assert "The file is empty (0 bytes)." in text
+
+
+def test_archive_lines_round_trip(tmp_path):
+    event = _archived(
+        DocumentRejected(
+            document_id="doc12345678",
+            source_uri="s3://bucket-name/k",
+            reason_code="corrupt",
+            reason="broken",
+        )
+    )
+    path = tmp_path / "archive.jsonl"
+    path.write_text(event.to_json() + "\n" + '{"torn', encoding="utf-8")
+    [back] = read_archive(path)
+    assert back == event
+    assert isinstance(back.event(), DocumentRejected)
+    assert back.document_id == "doc12345678"
+
+
+def test_default_workers_one_per_core_for_ocr(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    workers = default_workers(load())
+    assert workers["ocr"] == 2
+    assert all(n == 1 for name, n in workers.items() if name != "ocr")
+    assert set(workers) == set(load().consumers)
+    assert ARCHIVE_CONSUMER not in workers
+
+
+def test_parser_rejects_email_and_webhook_together():
+    parser = build_parser()
+    args = parser.parse_args(["process", "a.png", "--email", "x@example.com"])
+    assert args.email == "x@example.com"
+    assert args.state_dir == ".ocrpipe"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["process", "a.png", "--email", "x@example.com", "--webhook", "u"])

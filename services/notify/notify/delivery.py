@@ -1,0 +1,122 @@
+"""Delivering one outcome to the person: decrypt the address, send, say how it went.
+
+:func:`deliver` returns a small record of what happened (kept by the idempotency layer, so
+it must not contain the address) or raises a transient error for the queue to retry.
+:func:`announcement` turns that record into the ``NotificationSent`` or
+``NotificationFailed`` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from notify import mail, messages, webhook
+from notify.errors import PermanentDeliveryError
+from notify.outcomes import OutcomeEvent, outcome_of, summary
+from notify.recipients import check_email_address, check_webhook_url, decrypt_address
+from ocrpipe.events import NotificationFailed, NotificationSent, WordsCounted
+from ocrpipe.storage import S3Location
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_ses import SESClient
+
+RESULT_GONE_NOTE = "The full count is no longer available to attach."
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    """What a delivery needs besides the event (clients and settings)."""
+
+    kms: KMSClient
+    ses: SESClient
+    s3: S3Client
+    sender_email: str
+    webhook_secret: str
+    outbox_dir: Path | None = None
+    local_mode: bool = False
+
+
+def delivery_id(event: OutcomeEvent) -> str:
+    """Stable per document and outcome: the same on every retry and replay."""
+    return f"{event.document_id}.{outcome_of(event)}"
+
+
+def read_result(s3: S3Client, uri: str) -> bytes | None:
+    """The result JSON wordcount wrote, or None if it is gone."""
+    location = S3Location.parse(uri)
+    try:
+        return s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
+def send_email(event: OutcomeEvent, address: str, ctx: DeliveryContext) -> str:
+    to = check_email_address(address)
+    result_json = None
+    note = ""
+    if isinstance(event, WordsCounted):
+        result_json = read_result(ctx.s3, event.result_uri)
+        note = RESULT_GONE_NOTE if result_json is None else ""
+    message = messages.build_email(
+        event, sender=ctx.sender_email, to=to, result_json=result_json, missing_note=note
+    )
+    outbox = None
+    if ctx.outbox_dir is not None:
+        outbox = mail.outbox_path(ctx.outbox_dir, event.document_id, outcome_of(event))
+    return mail.send_and_keep(
+        ctx.ses, sender=ctx.sender_email, to=to, raw=messages.to_bytes(message), outbox=outbox
+    )
+
+
+def send_webhook(event: OutcomeEvent, address: str, ctx: DeliveryContext) -> str:
+    url = check_webhook_url(address, local_mode=ctx.local_mode)
+    identifier = delivery_id(event)
+    request = webhook.signed_request(
+        summary(event), secret=ctx.webhook_secret, delivery_id=identifier
+    )
+    webhook.post(url, request)
+    return identifier
+
+
+def deliver(event: OutcomeEvent, ctx: DeliveryContext) -> dict[str, Any]:
+    """Tell the person; the record of it. Transient failures raise."""
+    recipient = event.recipient
+    if recipient is None:
+        raise ValueError("nothing to deliver: the event has no recipient")
+    record: dict[str, Any] = {
+        "document_id": event.document_id,
+        "filename": event.filename,
+        "outcome": outcome_of(event),
+        "channel": recipient.channel,
+    }
+    try:
+        address = decrypt_address(ctx.kms, recipient, document_id=event.document_id)
+        if recipient.channel == "email":
+            message_id = send_email(event, address, ctx)
+        else:
+            message_id = send_webhook(event, address, ctx)
+    except PermanentDeliveryError as exc:
+        return record | {"status": "failed", "reason": exc.reason}
+    return record | {"status": "sent", "message_id": message_id}
+
+
+def announcement(record: dict[str, Any]) -> NotificationSent | NotificationFailed:
+    channel: Literal["email", "webhook"] = record["channel"]
+    common = {"document_id": record["document_id"], "filename": record.get("filename", "")}
+    if record["status"] == "sent":
+        return NotificationSent(
+            channel=channel,
+            outcome=record["outcome"],
+            message_id=record.get("message_id", ""),
+            **common,
+        )
+    return NotificationFailed(channel=channel, reason=record["reason"], **common)

@@ -1,0 +1,118 @@
+"""Decrypting the address to notify (the KMS ciphertext ingest made) and checking it.
+
+The ciphertext is bound to the document and channel by the encryption context
+``{"document_id": <id>, "channel": <channel>}``, so it cannot be replayed for another
+document. Deleting or disabling the notify key shreds every stored address at once; that
+shows up here as a permanent failure, not as an endless retry.
+
+The decrypted address is personal data: it is returned to the caller and never logged, and
+no error raised here contains it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import unicodedata
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from botocore.exceptions import ClientError
+
+from notify.errors import PermanentDeliveryError
+from ocrpipe.events import Recipient
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+
+#: KMS errors that no retry can fix: the ciphertext is not for this key/context, or the key
+#: is gone (deleted, pending deletion, disabled).
+_UNDECRYPTABLE = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
+_KEY_GONE = frozenset({"NotFoundException", "DisabledException", "KMSInvalidStateException"})
+
+INVALID_EMAIL_ADDRESS = "The email address to notify is not a valid address."
+
+
+def decrypt_address(kms: KMSClient, recipient: Recipient, *, document_id: str) -> str:
+    try:
+        blob = base64.b64decode(recipient.ciphertext, validate=True)
+    except (binascii.Error, ValueError):
+        raise PermanentDeliveryError(
+            "The delivery address is damaged (not base64) and cannot be read."
+        ) from None
+    try:
+        response = kms.decrypt(
+            CiphertextBlob=blob,
+            EncryptionContext={"document_id": document_id, "channel": recipient.channel},
+        )
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _UNDECRYPTABLE:
+            raise PermanentDeliveryError(
+                "The delivery address could not be decrypted for this document."
+            ) from None
+        if code in _KEY_GONE:
+            raise PermanentDeliveryError(
+                "The delivery address is no longer available (its key was disabled or deleted)."
+            ) from None
+        raise
+    try:
+        return response["Plaintext"].decode("utf-8")
+    except UnicodeDecodeError:
+        raise PermanentDeliveryError("The delivery address is not valid text.") from None
+
+
+def _has_space_or_control(text: str) -> bool:
+    return any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
+
+
+def check_email_address(address: str) -> str:
+    """A plausible single address (SES has the final word), or a permanent failure."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or _has_space_or_control(address):
+        raise PermanentDeliveryError(INVALID_EMAIL_ADDRESS)
+    return address
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_internal_ip(host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not ip.is_global
+
+
+def check_webhook_url(url: str, *, local_mode: bool) -> str:
+    """An https URL to a public host (http to a loopback host only under the local runtime).
+
+    Ingest checks the same when the upload is requested; this is the last line of defence
+    before a request leaves the service (e.g. to the instance metadata address).
+    """
+    if _has_space_or_control(url):
+        raise PermanentDeliveryError("The webhook URL contains spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        _ = parts.port
+    except ValueError:
+        raise PermanentDeliveryError("The webhook URL is not a valid URL.") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host:
+        raise PermanentDeliveryError("The webhook URL must be an https URL with a host name.")
+    if local_mode and _is_loopback(host):
+        return url
+    if scheme != "https":
+        raise PermanentDeliveryError("The webhook URL must use https.")
+    if _is_loopback(host) or _is_internal_ip(host):
+        raise PermanentDeliveryError("The webhook URL must point at a public internet host.")
+    return url

@@ -1,0 +1,68 @@
+"""The result document wordcount writes for each document, and the event announcing it.
+
+The result lives in the wordcount bucket at ``results/<document_id>.json``::
+
+    {"document_id": "...", "filename": "scan.jpg", "text_uri": "s3://...",
+     "word_rule_version": "1", "total_words": 1234, "unique_words": 456,
+     "counts": {"the": 52, "and": 31, ...}}
+
+``counts`` keeps the rule's order (count descending, then word ascending); the JSON is UTF-8
+with non-ASCII words written as they are (``ensure_ascii=False``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ocrpipe.events import OcrCompleted, WordCount, WordsCounted
+from wordcount.words import WORD_RULE_VERSION, WordCounts
+
+RESULT_PREFIX = "results/"
+RESULT_CONTENT_TYPE = "application/json; charset=utf-8"
+TOP_WORDS = 10
+#: Longest word carried in the event's ``top_words`` (the result file has every word whole).
+#: A "word" is a run of letters, so text in a script written without spaces can make one
+#: that is kilobytes long; ten of those must not push the event over its size limit.
+MAX_EVENT_WORD_CHARS = 100
+
+
+def result_key(document_id: str) -> str:
+    return f"{RESULT_PREFIX}{document_id}.json"
+
+
+def result_document(completed: OcrCompleted, counts: WordCounts) -> dict[str, Any]:
+    return {
+        "document_id": completed.document_id,
+        "filename": completed.filename,
+        "text_uri": completed.text_uri,
+        "word_rule_version": WORD_RULE_VERSION,
+        "total_words": counts.total,
+        "unique_words": counts.unique,
+        "counts": dict(counts.counts),
+    }
+
+
+def encode_result(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def words_counted(completed: OcrCompleted, counts: WordCounts, result_uri: str) -> WordsCounted:
+    """The event for downstream: a summary, the result's URI, the recipient forwarded."""
+    return WordsCounted(
+        document_id=completed.document_id,
+        filename=completed.filename,
+        recipient=completed.recipient,
+        text_uri=completed.text_uri,
+        result_uri=result_uri,
+        total_words=counts.total,
+        unique_words=counts.unique,
+        top_words=[WordCount(word=_shorten(w), count=c) for w, c in counts.top(TOP_WORDS)],
+        word_rule_version=WORD_RULE_VERSION,
+    )
+
+
+def _shorten(word: str) -> str:
+    if len(word) <= MAX_EVENT_WORD_CHARS:
+        return word
+    return word[: MAX_EVENT_WORD_CHARS - 1] + "\u2026"

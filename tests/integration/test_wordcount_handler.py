@@ -1,0 +1,294 @@
+"""wordcount.handlers.on_ocr_completed against moto: S3 text in, result JSON + event out."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from moto import mock_aws
+
+from ocrpipe.events import OcrCompleted, Recipient
+from wordcount import handlers
+from wordcount.words import WORD_RULE_VERSION
+
+pytestmark = pytest.mark.integration
+
+REGION = "us-east-1"
+BUS = "ocrpipe-test"
+TEXT_BUCKET = "ocrpipe-test-ocr-123456789012-us-east-1"
+RESULT_BUCKET = "ocrpipe-test-wordcount-123456789012-us-east-1"
+TABLE = "ocrpipe-test-wordcount-idempotency"
+SHA = "b" * 64
+
+
+class Context:
+    function_name = "ocrpipe-test-wordcount"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "rh",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:ocrpipe-test-wordcount",
+                "awsRegion": REGION,
+            }
+            for body in bodies
+        ]
+    }
+
+
+def envelope(event: OcrCompleted) -> str:
+    # as EventBridge delivers it to SQS under moto: no "account"
+    return json.dumps(
+        {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": event.DETAIL_TYPE,
+            "source": event.SOURCE,
+            "time": "2024-01-01T00:00:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail": json.loads(event.model_dump_json()),
+        }
+    )
+
+
+def completed(document_id: str, key: str, **extra: Any) -> OcrCompleted:
+    return OcrCompleted(
+        document_id=document_id,
+        filename=extra.pop("filename", "scan é.jpg"),
+        text_uri=f"s3://{TEXT_BUCKET}/{key}",
+        sha256=SHA,
+        engine="tesseract",
+        page_count=1,
+        mean_confidence=90.0,
+        char_count=100,
+        **extra,
+    )
+
+
+class Aws:
+    def __init__(self) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.events = boto3.client("events", region_name=REGION)
+        for bucket in (TEXT_BUCKET, RESULT_BUCKET):
+            self.s3.create_bucket(Bucket=bucket)
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.events.create_event_bus(Name=BUS)
+        self.queue_url = self.sqs.create_queue(QueueName="capture")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+        self.events.put_rule(
+            Name="capture",
+            EventBusName=BUS,
+            EventPattern=json.dumps({"source": ["ocrpipe.wordcount"]}),
+        )
+        self.events.put_targets(
+            Rule="capture",
+            EventBusName=BUS,
+            Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
+        )
+
+    def put_text(self, key: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=TEXT_BUCKET, Key=key, Body=data)
+
+    def published(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return found
+            for m in messages:
+                found.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def result(self, document_id: str) -> tuple[dict[str, Any], str, bytes]:
+        obj = self.s3.get_object(Bucket=RESULT_BUCKET, Key=f"results/{document_id}.json")
+        raw = obj["Body"].read()
+        return json.loads(raw.decode("utf-8")), obj["ContentType"], raw
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in {
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "OCRPIPE_STAGE": "test",
+        "OCRPIPE_BUS_NAME": BUS,
+        "OCRPIPE_WORDCOUNT_BUCKET": RESULT_BUCKET,
+        "OCRPIPE_WORDCOUNT_IDEMPOTENCY_TABLE": TABLE,
+        "POWERTOOLS_METRICS_NAMESPACE": "ocrpipe",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield Aws()
+
+
+def handle(*events: OcrCompleted | str) -> dict[str, Any]:
+    bodies = [e if isinstance(e, str) else envelope(e) for e in events]
+    response: dict[str, Any] = handlers.on_ocr_completed(sqs_event(*bodies), Context())
+    return response
+
+
+def test_counts_text_writes_result_and_publishes(cloud: Aws) -> None:
+    text = "The cat and the hat.\nThe infor-\nmation, don\u2019t forget: Stra\u00dfe!\n"
+    cloud.put_text("text/a.txt", text.encode("utf-8"))
+    recipient = Recipient(channel="email", ciphertext="Y2lwaGVy")
+
+    response = handle(completed("doc-0001-abcd", "text/a.txt", recipient=recipient))
+
+    assert response == {"batchItemFailures": []}
+    result, content_type, raw = cloud.result("doc-0001-abcd")
+    assert content_type == "application/json; charset=utf-8"
+    assert result == {
+        "document_id": "doc-0001-abcd",
+        "filename": "scan é.jpg",
+        "text_uri": f"s3://{TEXT_BUCKET}/text/a.txt",
+        "word_rule_version": WORD_RULE_VERSION,
+        "total_words": 10,
+        "unique_words": 8,
+        "counts": {
+            "the": 3,
+            "and": 1,
+            "cat": 1,
+            "don't": 1,
+            "forget": 1,
+            "hat": 1,
+            "information": 1,
+            "strasse": 1,
+        },
+    }
+    # sorted order is kept in the file, and non-ASCII is written as UTF-8, not \u escapes
+    assert list(result["counts"]) == [
+        "the", "and", "cat", "don't", "forget", "hat", "information", "strasse"
+    ]  # fmt: skip
+    assert "scan é.jpg".encode() in raw
+    published = cloud.published()
+    assert [p["detail-type"] for p in published] == ["WordsCounted"]
+    detail = published[0]["detail"]
+    assert detail["document_id"] == "doc-0001-abcd"
+    assert detail["filename"] == "scan é.jpg"
+    assert detail["result_uri"] == f"s3://{RESULT_BUCKET}/results/doc-0001-abcd.json"
+    assert (detail["total_words"], detail["unique_words"]) == (10, 8)
+    assert detail["top_words"][:2] == [{"word": "the", "count": 3}, {"word": "and", "count": 1}]
+    assert len(detail["top_words"]) == 8
+    assert detail["recipient"] == {"channel": "email", "ciphertext": "Y2lwaGVy"}
+    assert detail["word_rule_version"] == WORD_RULE_VERSION
+
+
+def test_top_words_limited_to_ten(cloud: Aws) -> None:
+    text = " ".join(f"w{i} " * (30 - i) for i in range(25))
+    cloud.put_text("text/many.txt", text.encode())
+    handle(completed("doc-many-words", "text/many.txt"))
+    detail = cloud.published()[0]["detail"]
+    assert [t["word"] for t in detail["top_words"]] == [f"w{i}" for i in range(10)]
+    assert detail["unique_words"] == 25
+
+
+def test_duplicate_delivery_counts_and_publishes_once(cloud: Aws) -> None:
+    cloud.put_text("text/d.txt", b"one two two")
+    event = completed("doc-duplicate", "text/d.txt")
+
+    # the same event twice in one batch, then once more (a replay) in a later batch
+    assert handle(event, event) == {"batchItemFailures": []}
+    cloud.s3.delete_object(Bucket=RESULT_BUCKET, Key="results/doc-duplicate.json")
+    assert handle(event) == {"batchItemFailures": []}
+
+    assert [p["detail-type"] for p in cloud.published()] == ["WordsCounted"]
+    listed = cloud.s3.list_objects_v2(Bucket=RESULT_BUCKET, Prefix="results/")
+    assert listed.get("KeyCount", 0) == 0  # nothing was counted or written again
+
+
+def test_large_multibyte_text_is_streamed_and_counted_exactly(cloud: Aws) -> None:
+    # > 3 read chunks; multi-byte characters straddle the 1 MiB chunk boundaries
+    line = "Ελληνικά ĉu naïve café 日本語 don\u2019t infor-\n  mation\n"
+    text = line * 60_000
+    data = text.encode("utf-8")
+    assert len(data) > 3 * (1 << 20)
+    cloud.put_text("text/big.txt", data)
+
+    handle(completed("doc-big-text", "text/big.txt"))
+
+    result, _, _ = cloud.result("doc-big-text")
+    words = ["ελληνικά", "ĉu", "naïve", "café", "日本語", "don't", "information"]
+    assert result["total_words"] == 7 * 60_000
+    assert result["counts"] == dict.fromkeys(sorted(words), 60_000)
+    assert list(result["counts"]) == sorted(words)
+
+
+def test_empty_and_invalid_utf8_text(cloud: Aws) -> None:
+    cloud.put_text("text/empty.txt", b"")
+    cloud.put_text("text/bad.txt", b"caf\xe9 ok\xff\xfeok")
+    assert handle(
+        completed("doc-empty-text", "text/empty.txt"), completed("doc-bad-bytes", "text/bad.txt")
+    ) == {"batchItemFailures": []}
+
+    empty, _, _ = cloud.result("doc-empty-text")
+    assert (empty["total_words"], empty["unique_words"], empty["counts"]) == (0, 0, {})
+    bad, _, _ = cloud.result("doc-bad-bytes")
+    # undecodable bytes become U+FFFD, which separates words
+    assert bad["counts"] == {"ok": 2, "caf": 1}
+    assert len(cloud.published()) == 2
+
+
+def test_key_with_spaces_and_unicode(cloud: Aws) -> None:
+    key = "text/my scan é+ü (1).txt"
+    cloud.put_text(key, b"hello world")
+    handle(completed("doc-odd-key-1", key))
+    result, _, _ = cloud.result("doc-odd-key-1")
+    assert result["counts"] == {"hello": 1, "world": 1}
+    assert result["text_uri"] == f"s3://{TEXT_BUCKET}/{key}"
+
+
+def test_missing_text_fails_the_record_and_a_retry_counts(cloud: Aws) -> None:
+    event = completed("doc-missing-1", "text/not-yet.txt")
+    other = completed("doc-present-1", "text/present.txt")
+    cloud.put_text("text/present.txt", b"fine")
+    batch = sqs_event(envelope(event), envelope(other))
+
+    response = handlers.on_ocr_completed(batch, Context())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    assert [p["detail"]["document_id"] for p in cloud.published()] == ["doc-present-1"]
+    # the failed attempt left no idempotency record behind: the retry counts
+    cloud.put_text("text/not-yet.txt", b"now here")
+    assert handle(event) == {"batchItemFailures": []}
+    assert [p["detail"]["total_words"] for p in cloud.published()] == [2]
+
+
+def test_other_event_types_fail_the_record(cloud: Aws) -> None:
+    body = json.dumps(
+        {"source": "ocrpipe.ocr", "detail-type": "OcrFailed", "detail": {"document_id": "x" * 8}}
+    )
+    batch = sqs_event(body, "not json")
+    # every record failed: powertools raises, so Lambda retries the whole batch (-> DLQ)
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        handlers.on_ocr_completed(batch, Context())
+    assert cloud.published() == []

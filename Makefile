@@ -2,7 +2,7 @@
 .PHONY: run test bootstrap lint typecheck schemas unit integration e2e package clean
 
 VENV := .venv/bin
-SAMPLES := samples/clean-scan.png samples/phone-photo.jpg samples/two-page-letter.pdf
+SAMPLES := samples/clean-scan.png samples/phone-photo.jpg samples/two-page-letter.pdf samples/receipt.tiff
 
 bootstrap:
 	@scripts/bootstrap.sh

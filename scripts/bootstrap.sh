@@ -38,10 +38,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   log "installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q \
-    -e ./shared -e ./services/ingest -e ./services/ocr -e ./services/wordcount \
-    -e ./services/notify -e ./services/status -e ./local -r requirements-dev.txt
+  pip_log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+    .venv/bin/python -m pip install -q \
+      -e ./shared -e ./services/ingest -e ./services/ocr -e ./services/wordcount \
+      -e ./services/notify -e ./services/status -e ./local -r requirements-dev.txt; } \
+    >"$pip_log" 2>&1; then
+    cat "$pip_log" >&2
+    echo "pip install failed (log above, also in $pip_log)" >&2
+    exit 1
+  fi
   echo "$inputs" > "$stamp"
 fi
 log "ready: $(tesseract --version 2>&1 | head -1), $(.venv/bin/python --version)"

@@ -1,0 +1,112 @@
+"""Content-hash cache: a document read once is never sent to the engine again.
+
+The key is the document's sha256 plus the engine's fingerprint (engine, version, language,
+page segmentation and preprocessing version), so changing any of them re-reads documents
+instead of serving text produced by another pipeline. The ocr table row
+``pk = "text#<sha256>#<fingerprint>"`` points at the text stored in the ocr bucket at
+``text/<sha256>/<fingerprint>.txt``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ocrpipe.storage import S3Location
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+#: How long a cache row lives (DynamoDB TTL on ``expires_at``).
+CACHE_TTL_S = 90 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class CachedText:
+    text_uri: str
+    page_count: int
+    mean_confidence: float
+    char_count: int
+    engine_version: str
+
+
+def cache_key(sha256: str, fingerprint: str) -> str:
+    return f"text#{sha256}#{fingerprint}"
+
+
+def text_key(sha256: str, fingerprint: str) -> str:
+    return f"text/{sha256}/{fingerprint}.txt"
+
+
+class TextCache(Protocol):
+    def get(self, sha256: str, fingerprint: str) -> CachedText | None: ...
+
+    def put(self, sha256: str, fingerprint: str, entry: CachedText) -> None: ...
+
+
+class DynamoTextCache:
+    """The cache in the ocr table; a row whose text object is gone counts as a miss."""
+
+    def __init__(self, dynamodb: DynamoDBClient, table: str, s3: S3Client) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+        self._s3 = s3
+
+    def get(self, sha256: str, fingerprint: str) -> CachedText | None:
+        item = self._dynamodb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": cache_key(sha256, fingerprint)}},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        entry = CachedText(
+            text_uri=item["text_uri"]["S"],
+            page_count=int(item["page_count"]["N"]),
+            mean_confidence=float(item["mean_confidence"]["N"]),
+            char_count=int(item["char_count"]["N"]),
+            engine_version=item.get("engine_version", {}).get("S", ""),
+        )
+        location = S3Location.parse(entry.text_uri)
+        try:
+            self._s3.head_object(Bucket=location.bucket, Key=location.key)
+        except self._s3.exceptions.ClientError as exc:
+            if _is_not_found(exc.response):
+                return None
+            raise
+        return entry
+
+    def put(self, sha256: str, fingerprint: str, entry: CachedText) -> None:
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": cache_key(sha256, fingerprint)},
+                "text_uri": {"S": entry.text_uri},
+                "page_count": {"N": str(entry.page_count)},
+                "mean_confidence": {"N": str(Decimal(str(entry.mean_confidence)))},
+                "char_count": {"N": str(entry.char_count)},
+                "engine_version": {"S": entry.engine_version},
+                "expires_at": {"N": str(int(time.time()) + CACHE_TTL_S)},
+            },
+        )
+
+
+def _is_not_found(response: Any) -> bool:
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+class InMemoryTextCache:
+    """A dict-backed cache for unit tests and one-off runs."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, CachedText] = {}
+
+    def get(self, sha256: str, fingerprint: str) -> CachedText | None:
+        return self.entries.get(cache_key(sha256, fingerprint))
+
+    def put(self, sha256: str, fingerprint: str, entry: CachedText) -> None:
+        self.entries[cache_key(sha256, fingerprint)] = entry

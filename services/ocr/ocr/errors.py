@@ -1,0 +1,43 @@
+"""Typed failures of the ocr stage, each mapped to an :class:`OcrFailureReason`."""
+
+from __future__ import annotations
+
+from ocrpipe.events import OcrFailureReason
+
+
+class OcrError(Exception):
+    """A failure that retrying cannot fix; it becomes an ``OcrFailed`` event."""
+
+    reason_code: OcrFailureReason = OcrFailureReason.UNREADABLE
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnreadableDocumentError(OcrError):
+    """The bytes could not be decoded or rendered as pages."""
+
+    reason_code = OcrFailureReason.UNREADABLE
+
+
+class DocumentTooLargeError(OcrError):
+    """A page is over the pixel limit even after scaling, or too many pages."""
+
+    reason_code = OcrFailureReason.TOO_LARGE
+
+
+class UnsupportedDocumentError(OcrError):
+    reason_code = OcrFailureReason.UNSUPPORTED
+
+
+class NoTextFoundError(OcrError):
+    """The engine ran fine but found no words."""
+
+    reason_code = OcrFailureReason.NO_TEXT
+
+
+class EngineError(OcrError):
+    """The engine crashed or timed out (may be transient; see the handler's retry policy)."""
+
+    reason_code = OcrFailureReason.ENGINE_ERROR

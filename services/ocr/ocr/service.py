@@ -1,0 +1,163 @@
+"""The ocr stage as plain domain code: document in, stored text (or a typed failure) out.
+
+Order of work for one :class:`~ocrpipe.events.DocumentUploaded`:
+
+1. cache lookup by the content hash the event carries (no download at all on a hit);
+2. download the upload, check its hash, decode pages lazily (:mod:`ocr.pages`);
+3. run the engine, store the text in the ocr bucket, remember it in the cache;
+4. the caller publishes the outcome and only then deletes the upload
+   (:meth:`OcrService.discard_upload`), so a retry after a failed publish still finds it.
+
+Permanent failures raise :class:`~ocr.errors.OcrError` subclasses; anything else (S3,
+DynamoDB, throttling) propagates so that the queue retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from ocr.cache import CachedText, TextCache, text_key
+from ocr.engines.base import EngineName, OcrEngine
+from ocr.errors import NoTextFoundError, UnreadableDocumentError
+from ocr.pages import iter_pages
+from ocrpipe.events import DocumentUploaded
+from ocrpipe.storage import S3Location
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class ObjectStore(Protocol):
+    def get(self, uri: str) -> bytes: ...
+
+    def put_text(self, bucket: str, key: str, text: str) -> str: ...
+
+    def delete(self, uri: str) -> None: ...
+
+
+class S3ObjectStore:
+    def __init__(self, s3: S3Client) -> None:
+        self._s3 = s3
+
+    def get(self, uri: str) -> bytes:
+        location = S3Location.parse(uri)
+        try:
+            response = self._s3.get_object(Bucket=location.bucket, Key=location.key)
+        except self._s3.exceptions.NoSuchKey as exc:
+            raise UnreadableDocumentError(
+                "The uploaded file is no longer available (it may have expired)."
+            ) from exc
+        return response["Body"].read()
+
+    def put_text(self, bucket: str, key: str, text: str) -> str:
+        self._s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=text.encode("utf-8"),
+            ContentType="text/plain; charset=utf-8",
+        )
+        return S3Location(bucket, key).uri
+
+    def delete(self, uri: str) -> None:
+        location = S3Location.parse(uri)
+        self._s3.delete_object(Bucket=location.bucket, Key=location.key)
+
+
+@dataclass(frozen=True)
+class OcrOutcome:
+    text_uri: str
+    page_count: int
+    mean_confidence: float
+    char_count: int
+    engine: EngineName
+    engine_version: str
+    cached: bool
+    engine_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class OcrLimits:
+    pdf_dpi: int = 300
+    max_image_pixels: int = 50_000_000
+
+
+class OcrService:
+    def __init__(
+        self,
+        *,
+        engine: OcrEngine,
+        cache: TextCache,
+        store: ObjectStore,
+        text_bucket: str,
+        limits: OcrLimits,
+    ) -> None:
+        self._engine = engine
+        self._cache = cache
+        self._store = store
+        self._text_bucket = text_bucket
+        self._limits = limits
+
+    @property
+    def engine(self) -> OcrEngine:
+        return self._engine
+
+    def read(self, uploaded: DocumentUploaded) -> OcrOutcome:
+        fingerprint = self._engine.fingerprint
+        if not uploaded.reocr:
+            hit = self._cache.get(uploaded.sha256, fingerprint)
+            if hit is not None:
+                return OcrOutcome(
+                    text_uri=hit.text_uri,
+                    page_count=hit.page_count,
+                    mean_confidence=hit.mean_confidence,
+                    char_count=hit.char_count,
+                    engine=self._engine.name,
+                    engine_version=hit.engine_version,
+                    cached=True,
+                )
+        data = self._store.get(uploaded.source_uri)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != uploaded.sha256:
+            raise UnreadableDocumentError(
+                "The uploaded file changed after it was checked; please upload it again."
+            )
+        pages = iter_pages(
+            data,
+            pdf_dpi=self._limits.pdf_dpi,
+            max_image_pixels=self._limits.max_image_pixels,
+        )
+        started = time.perf_counter()
+        result = self._engine.read(pages)
+        engine_seconds = time.perf_counter() - started
+        if not result.text.strip() or result.word_count == 0:
+            raise NoTextFoundError(
+                f"No text was found in the {result.page_count}-page document; "
+                "is it a photo of text, in focus and well lit?"
+            )
+        text_uri = self._store.put_text(
+            self._text_bucket, text_key(uploaded.sha256, fingerprint), result.text
+        )
+        entry = CachedText(
+            text_uri=text_uri,
+            page_count=result.page_count,
+            mean_confidence=result.mean_confidence,
+            char_count=len(result.text),
+            engine_version=result.engine_version,
+        )
+        self._cache.put(uploaded.sha256, fingerprint, entry)
+        return OcrOutcome(
+            text_uri=text_uri,
+            page_count=result.page_count,
+            mean_confidence=result.mean_confidence,
+            char_count=entry.char_count,
+            engine=result.engine,
+            engine_version=result.engine_version,
+            cached=False,
+            engine_seconds=engine_seconds,
+        )
+
+    def discard_upload(self, uploaded: DocumentUploaded) -> None:
+        self._store.delete(uploaded.source_uri)

@@ -1,0 +1,278 @@
+"""The ocr handler against moto: S3 in, OcrCompleted/OcrFailed out on the bus (real Tesseract)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from moto import mock_aws
+from PIL import Image, ImageDraw, ImageFont
+
+from ocrpipe import aws
+from ocrpipe.events import DocumentUploaded, Recipient
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract"),
+]
+
+REGION = "us-east-1"
+UPLOADS = "ocrpipe-test-ingest-123456789012-us-east-1"
+OCR_BUCKET = "ocrpipe-test-ocr-123456789012-us-east-1"
+BUS = "ocrpipe-test"
+LINES = [
+    "Call me Ishmael. Some years ago,",
+    "never mind how long precisely,",
+    "having little money.",
+]
+
+
+def page_png() -> bytes:
+    font_path = next(
+        p
+        for p in (
+            Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+            Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),
+        )
+        if p.exists()
+    )
+    font = ImageFont.truetype(str(font_path), 40)
+    image = Image.new("L", (1200, 300), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(LINES):
+        draw.text((40, 40 + i * 70), line, font=font, fill=0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Context:
+    function_name: str = "ocr-on-document-uploaded"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ocr"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+@dataclass
+class Stack:
+    s3: Any
+    sqs: Any
+    capture_url: str
+
+    def upload(self, key: str, data: bytes) -> str:
+        self.s3.put_object(Bucket=UPLOADS, Key=key, Body=data)
+        return f"s3://{UPLOADS}/{key}"
+
+    def captured(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                out.append(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.capture_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "OCRPIPE_STAGE": "test",
+        "OCRPIPE_BUS_NAME": BUS,
+        "OCRPIPE_OCR_BUCKET": OCR_BUCKET,
+        "OCRPIPE_OCR_TABLE": "ocrpipe-test-ocr",
+        "OCRPIPE_OCR_IDEMPOTENCY_TABLE": "ocrpipe-test-ocr-idempotency",
+        "POWERTOOLS_METRICS_NAMESPACE": "ocrpipe",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        aws._clients.clear()  # clients made outside this mock must not be reused
+        s3, sqs, events, ddb = (aws.client(n) for n in ("s3", "sqs", "events", "dynamodb"))
+        s3.create_bucket(Bucket=UPLOADS)
+        s3.create_bucket(Bucket=OCR_BUCKET)
+        for table, key in (("ocrpipe-test-ocr", "pk"), ("ocrpipe-test-ocr-idempotency", "id")):
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        events.create_event_bus(Name=BUS)
+        url = sqs.create_queue(QueueName="capture")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(
+            Name="capture-ocr",
+            EventBusName=BUS,
+            EventPattern=json.dumps({"source": ["ocrpipe.ocr"]}),
+        )
+        events.put_targets(Rule="capture-ocr", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+        yield Stack(s3=s3, sqs=sqs, capture_url=url)
+        aws._clients.clear()
+
+
+def uploaded_event(
+    doc_id: str, uri: str, data: bytes, *, receive_count: int = 1, **extra: Any
+) -> dict[str, Any]:
+    detail = DocumentUploaded(
+        document_id=doc_id,
+        source_uri=uri,
+        content_type="image/png",
+        size_bytes=max(1, len(data)),
+        sha256=hashlib.sha256(data).hexdigest(),
+        page_count=1,
+        filename="my scan ü.png",
+        recipient=Recipient(channel="email", ciphertext="c2VjcmV0"),
+        **extra,
+    ).model_dump(mode="json")
+    envelope = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "source": "ocrpipe.ingest",
+        "detail-type": "DocumentUploaded",
+        "time": "2026-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "rh",
+                "body": json.dumps(envelope),
+                "attributes": {
+                    "ApproximateReceiveCount": str(receive_count),
+                    "SentTimestamp": "0",
+                    "SenderId": "x",
+                    "ApproximateFirstReceiveTimestamp": "0",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "x",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:ocrpipe-test-ocr",
+                "awsRegion": REGION,
+            }
+        ]
+    }
+
+
+def run(event: dict[str, Any]) -> dict[str, Any]:
+    from ocr.handlers import on_document_uploaded
+
+    result: dict[str, Any] = on_document_uploaded(event, Context())
+    return result
+
+
+def test_document_is_read_then_identical_bytes_hit_the_cache(stack: Stack) -> None:
+    data = page_png()
+    uri = stack.upload("uploads/doc-000001/my scan ü.png", data)
+
+    assert run(uploaded_event("doc-000001", uri, data)) == {"batchItemFailures": []}
+
+    (completed,) = stack.captured()
+    assert completed["detail-type"] == "OcrCompleted"
+    detail = completed["detail"]
+    assert detail["document_id"] == "doc-000001"
+    assert detail["cached"] is False
+    assert detail["engine"] == "tesseract"
+    assert detail["page_count"] == 1
+    assert detail["sha256"] == hashlib.sha256(data).hexdigest()
+    assert detail["filename"] == "my scan ü.png"
+    assert detail["recipient"] == {"channel": "email", "ciphertext": "c2VjcmV0"}
+    bucket, _, key = detail["text_uri"][len("s3://") :].partition("/")
+    assert bucket == OCR_BUCKET
+    stored = stack.s3.get_object(Bucket=bucket, Key=key)
+    text = stored["Body"].read().decode("utf-8")
+    assert stored["ContentType"].startswith("text/plain")
+    assert "Ishmael" in text
+    assert "precisely" in text
+    assert detail["char_count"] == len(text)
+    # the upload is deleted once its text is stored
+    assert stack.s3.list_objects_v2(Bucket=UPLOADS).get("KeyCount") == 0
+
+    # same bytes, another document: no engine call, same text
+    uri2 = stack.upload("uploads/doc-000002/copy.png", data)
+    assert run(uploaded_event("doc-000002", uri2, data)) == {"batchItemFailures": []}
+    (second,) = stack.captured()
+    assert second["detail"]["cached"] is True
+    assert second["detail"]["text_uri"] == detail["text_uri"]
+    assert second["detail"]["document_id"] == "doc-000002"
+
+
+def test_duplicate_delivery_does_not_publish_twice(stack: Stack) -> None:
+    data = page_png()
+    uri = stack.upload("uploads/doc-000003/a.png", data)
+    event = uploaded_event("doc-000003", uri, data)
+    run(event)
+    assert len(stack.captured()) == 1
+    replay = uploaded_event("doc-000003", uri, data)  # new event id, same document
+    assert run(replay) == {"batchItemFailures": []}
+    assert stack.captured() == []
+
+
+def test_corrupt_bytes_become_ocr_failed(stack: Stack) -> None:
+    data = b"\x89PNG\r\n\x1a\n" + b"garbage" * 20
+    uri = stack.upload("uploads/doc-000004/broken.png", data)
+    assert run(uploaded_event("doc-000004", uri, data)) == {"batchItemFailures": []}
+    (failed,) = stack.captured()
+    assert failed["detail-type"] == "OcrFailed"
+    assert failed["detail"]["reason_code"] == "unreadable"
+    assert failed["detail"]["reason"]
+    assert failed["detail"]["recipient"]["ciphertext"] == "c2VjcmV0"
+
+
+def test_blank_page_is_no_text(stack: Stack) -> None:
+    buffer = io.BytesIO()
+    Image.new("L", (800, 600), 255).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    uri = stack.upload("uploads/doc-000005/blank.png", data)
+    run(uploaded_event("doc-000005", uri, data))
+    (failed,) = stack.captured()
+    assert failed["detail"]["reason_code"] == "no_text"
+
+
+def test_engine_error_retries_then_fails_on_last_delivery(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCRPIPE_TESSERACT_LANG", "zzz")  # not installed: tesseract exits 1
+    data = page_png()
+    uri = stack.upload("uploads/doc-000006/a.png", data)
+    # powertools raises when every record of the batch failed: the whole batch is retried
+    with pytest.raises(BatchProcessingError, match="Could not initialize tesseract"):
+        run(uploaded_event("doc-000006", uri, data, receive_count=1))
+    assert stack.captured() == []
+    last = run(uploaded_event("doc-000006", uri, data, receive_count=3))
+    assert last == {"batchItemFailures": []}
+    (failed,) = stack.captured()
+    assert failed["detail"]["reason_code"] == "engine_error"
+
+
+def test_missing_upload_is_unreadable(stack: Stack) -> None:
+    data = page_png()
+    uri = f"s3://{UPLOADS}/uploads/doc-000007/never-uploaded.png"
+    run(uploaded_event("doc-000007", uri, data))
+    (failed,) = stack.captured()
+    assert failed["detail"]["reason_code"] == "unreadable"

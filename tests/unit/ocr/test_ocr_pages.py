@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from ocr.errors import DocumentTooLargeError, UnreadableDocumentError
+from ocr.pages import MIN_TEXT_LAYER_CHARS, Page, iter_pages, render_scale
+
+
+def to_bytes(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+LIMIT = 50_000_000
+
+
+def pages(data: bytes, *, dpi: int = 150, limit: int = LIMIT) -> list[Page]:
+    return list(iter_pages(data, pdf_dpi=dpi, max_image_pixels=limit))
+
+
+def image_of(page: Page) -> Image.Image:
+    assert page.image is not None
+    return page.image
+
+
+def test_png_is_one_page() -> None:
+    result = pages(to_bytes(Image.new("RGB", (300, 200), "white"), "PNG"))
+    assert len(result) == 1
+    assert image_of(result[0]).size == (300, 200)
+    assert result[0].number == 1
+
+
+def test_jpeg_exif_orientation_is_applied() -> None:
+    image = Image.new("RGB", (400, 100), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    data = to_bytes(image, "JPEG", exif=exif.tobytes())
+    (page,) = pages(data)
+    assert image_of(page).size == (100, 400)
+
+
+def test_transparent_png_is_flattened_onto_white() -> None:
+    image = Image.new("RGBA", (50, 50), (0, 0, 0, 0))
+    image.putpixel((10, 10), (0, 0, 0, 255))
+    (page,) = pages(to_bytes(image, "PNG"))
+    assert image_of(page).mode == "RGB"
+    assert image_of(page).getpixel((0, 0)) == (255, 255, 255)
+    assert image_of(page).getpixel((10, 10)) == (0, 0, 0)
+
+
+def test_multi_frame_tiff_yields_each_frame() -> None:
+    frames = [Image.new("L", (120 + i * 10, 80), 255) for i in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+    result = pages(buffer.getvalue())
+    assert [p.number for p in result] == [1, 2, 3]
+    assert [image_of(p).size[0] for p in result] == [120, 130, 140]
+
+
+def test_pages_are_lazy() -> None:
+    frames = [Image.new("L", (100, 100), 255) for _ in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+    iterator = iter_pages(buffer.getvalue(), max_image_pixels=LIMIT)
+    assert next(iterator).number == 1  # decoded one page without touching the rest
+
+
+def test_scanned_pdf_page_is_rendered_at_dpi() -> None:
+    # Pillow writes a raster-only PDF: 200x100 px at 100 dpi = 2 x 1 inch.
+    data = to_bytes(Image.new("RGB", (200, 100), "white"), "PDF", resolution=100.0)
+    (page,) = pages(data, dpi=150)
+    assert page.text_layer is None
+    assert image_of(page).size == (300, 150)
+    assert page.dpi == pytest.approx(150)
+
+
+def test_pdf_render_is_scaled_down_to_pixel_limit() -> None:
+    data = to_bytes(Image.new("RGB", (2000, 2000), "white"), "PDF", resolution=10.0)
+    (page,) = pages(data, dpi=300, limit=4_000_000)  # 200 in x 200 in at 300 dpi = 3.6 Gpx
+    width, height = image_of(page).size
+    assert width * height <= 4_000_000
+    assert width > 1000
+
+
+def test_render_scale_keeps_dpi_when_page_fits() -> None:
+    assert render_scale(612, 792, 300, LIMIT) == pytest.approx(300 / 72)
+
+
+def _pdf_with_text(text: str) -> bytes:
+    """A minimal hand-built PDF with one page and a real (Helvetica) text layer."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return bytes(out)
+
+
+def test_pdf_text_layer_is_used_when_substantial() -> None:
+    sentence = "It was the best of times, it was the worst of times, it was the age of wisdom"
+    assert len(sentence) > MIN_TEXT_LAYER_CHARS
+    (page,) = pages(_pdf_with_text(sentence))
+    assert page.image is None
+    assert page.text_layer is not None
+    assert "worst of times" in page.text_layer
+
+
+def test_pdf_with_a_tiny_text_layer_is_rendered_instead() -> None:
+    (page,) = pages(_pdf_with_text("Page 7"))
+    assert page.text_layer is None
+    assert page.image is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"this is not an image at all",
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
+        b"%PDF-1.7\n1 0 obj garbage",
+        b"GIF89a" + b"\x00" * 100,
+    ],
+    ids=["empty", "text", "png-header-only", "broken-pdf", "gif"],
+)
+def test_undecodable_bytes_are_unreadable(data: bytes) -> None:
+    with pytest.raises(UnreadableDocumentError) as info:
+        pages(data)
+    assert info.value.reason  # a sentence a person can read
+
+
+def test_truncated_jpeg_is_unreadable() -> None:
+    data = to_bytes(Image.effect_noise((800, 800), 64).convert("RGB"), "JPEG")
+    with pytest.raises(UnreadableDocumentError):
+        pages(data[: len(data) // 3])
+
+
+def test_image_over_pixel_limit_is_too_large() -> None:
+    data = to_bytes(Image.new("L", (3000, 3000), 255), "PNG")
+    with pytest.raises(DocumentTooLargeError, match="pixels"):
+        pages(data, limit=1_000_000)

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+
+import pytest
+from PIL import Image
+
+from ocr.engines.tesseract import TesseractEngine, parse_tsv, run_tesseract
+from ocr.errors import EngineError
+from ocr.pages import Page
+
+pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract")
+
+
+def words(text: str) -> set[str]:
+    return {w.strip(".,!").lower() for w in text.split()}
+
+
+def test_reads_a_rendered_page(text_page: Image.Image) -> None:
+    engine = TesseractEngine()
+    result = engine.read([Page(number=1, image=text_page)])
+    assert {"quick", "brown", "fox", "jumps", "lazy", "dog", "sphinx", "quartz"} <= words(
+        result.text
+    )
+    assert result.page_count == 1
+    assert result.engine == "tesseract"
+    assert result.engine_version.startswith("5")
+    assert 60 < result.mean_confidence <= 100
+    assert result.word_count >= 40
+
+
+def test_keeps_lines_and_separates_pages(render: Callable[..., Image.Image]) -> None:
+    first = render(["alpha beta gamma", "delta epsilon"])
+    second = render(["omega"])
+    result = TesseractEngine(workers=2).read(
+        [Page(number=1, image=first), Page(number=2, image=second)]
+    )
+    assert result.page_count == 2
+    page_one, page_two = result.text.split("\f")
+    assert page_one.strip().splitlines() == ["alpha beta gamma", "delta epsilon"]
+    assert page_two.strip() == "omega"
+
+
+def test_text_layer_pages_skip_the_engine() -> None:
+    engine = TesseractEngine(binary="/nonexistent/tesseract-is-not-called")
+    page = Page(number=1, image=None, text_layer="Exact text from the PDF.\n")
+    result = engine._page_texts([page])  # read() also asks the version; this does not
+    assert next(result).text == "Exact text from the PDF."
+
+
+def test_blank_page_gives_no_words() -> None:
+    result = TesseractEngine().read([Page(number=1, image=Image.new("L", (600, 400), 255))])
+    assert result.word_count == 0
+    assert result.text == ""
+
+
+def test_missing_binary_is_an_engine_error(text_page: Image.Image) -> None:
+    with pytest.raises(EngineError, match="could not be started"):
+        run_tesseract(text_page, ["tsv"], binary="/nonexistent/tesseract")
+
+
+def test_timeout_is_an_engine_error(text_page: Image.Image) -> None:
+    big = text_page.resize((text_page.width * 3, text_page.height * 3))
+    with pytest.raises(EngineError, match="longer than"):
+        run_tesseract(big, ["tsv"], timeout_s=0.05)
+
+
+def test_fingerprint_changes_with_options() -> None:
+    assert TesseractEngine(psm=3).fingerprint != TesseractEngine(psm=6).fingerprint
+    assert TesseractEngine(lang="eng").fingerprint != TesseractEngine(lang="eng+deu").fingerprint
+    assert TesseractEngine().fingerprint == TesseractEngine().fingerprint
+
+
+def test_parse_tsv_rebuilds_lines_and_paragraphs() -> None:
+    header = "\t".join(
+        [
+            "level",
+            "page_num",
+            "block_num",
+            "par_num",
+            "line_num",
+            "word_num",
+            "left",
+            "top",
+            "width",
+            "height",
+            "conf",
+            "text",
+        ]
+    )
+    rows = [
+        "5\t1\t1\t1\t1\t1\t0\t0\t1\t1\t90\tHello",
+        "5\t1\t1\t1\t1\t2\t0\t0\t1\t1\t80\tworld",
+        "5\t1\t1\t1\t2\t1\t0\t0\t1\t1\t70\tagain",
+        "4\t1\t1\t2\t1\t0\t0\t0\t1\t1\t-1\t",
+        "5\t1\t1\t2\t1\t1\t0\t0\t1\t1\t60\tNew",
+        "5\t1\t1\t2\t1\t2\t0\t0\t1\t1\t-1\t ",
+    ]
+    page = parse_tsv("\n".join([header, *rows]))
+    assert page.text == "Hello world\nagain\n\nNew"
+    assert page.confidences == (90.0, 80.0, 70.0, 60.0)

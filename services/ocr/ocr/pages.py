@@ -23,7 +23,6 @@ import io
 import math
 import re
 import struct
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -31,14 +30,12 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageOps, ImageSequence
 
 from ocr.errors import DocumentTooLargeError, UnreadableDocumentError
+from ocrpipe.pdfium import PDFIUM_LOCK
 
 #: A PDF page's text layer is used instead of OCR when it has at least this many letters
 #: and digits (a page number or a stray header alone does not count as a text layer).
 MIN_TEXT_LAYER_CHARS = 40
 
-#: pdfium is not thread-safe, not even across different documents; the local runtime runs
-#: handlers in several threads of one process, so every pdfium call goes through this lock.
-_PDFIUM_LOCK = threading.Lock()
 
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, struct.error, EOFError, IndexError, TypeError)
 
@@ -142,7 +139,7 @@ def render_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -
 
 def _iter_pdf(data: bytes, dpi: int, max_pixels: int) -> Iterator[Page]:
     try:
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             pdf = pdfium.PdfDocument(data)
             page_count = len(pdf)
     except (pdfium.PdfiumError, *_DECODE_ERRORS) as exc:
@@ -155,7 +152,7 @@ def _iter_pdf(data: bytes, dpi: int, max_pixels: int) -> Iterator[Page]:
         for index in range(page_count):
             number = index + 1
             try:
-                with _PDFIUM_LOCK:
+                with PDFIUM_LOCK:
                     page = pdf[index]
                     try:
                         textpage = page.get_textpage()
@@ -180,7 +177,7 @@ def _iter_pdf(data: bytes, dpi: int, max_pixels: int) -> Iterator[Page]:
                 ) from exc
             yield result
     finally:
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             pdf.close()
 
 

@@ -4,7 +4,8 @@
 
 ``DIR`` holds images (``.png .jpg .jpeg .tif .tiff .pdf``) each with its true text in
 ``<stem>.txt`` beside it or in ``truth/<stem>.txt`` (the layout of ``samples/``); the
-evaluation set of ``scripts/make_samples.py --eval-dir`` fits as is. For every image it prints the bag-of-words F1 of
+evaluation set of ``scripts/make_samples.py --eval-dir`` fits as is. For every image it
+prints the bag-of-words F1 of
 
 * ``raw``:  ``tesseract <image> stdout`` (the baseline: what you get without ocrpipe);
 * ``ours``: ``ocr.pages`` -> ``ocr.preprocess`` -> ``ocr.engines.tesseract``;

@@ -1,22 +1,28 @@
 """Image preparation that helps Tesseract on phone photos without hurting clean scans.
 
-Each step is switchable through :class:`Options` so ``benchmarks/ocr_quality.py`` can measure
-what it earns; the defaults are the measured winners (see ``docs`` in the module below and
-the benchmark's report). Steps, in order:
+Every step is switchable through :class:`Options` and earned its place on the evaluation
+sets (``benchmarks/ocr_quality.py``; numbers in ``services/ocr/README.md``). In order:
 
 1. grayscale;
-2. illumination flattening: divide by a background estimate (grey closing on a reduced copy,
-   then smoothed) so shadows, vignettes and gradients become a flat white page;
-3. deskew of small angles by projection profile (the angle at which the row sums of the
-   ink are most peaked);
-4. upscaling of small text so its x-height is ~``target_x_height_px`` (Tesseract reads
-   best when capitals are ~20-30 px);
+2. illumination flattening: divide by a background estimate (grey closing on a reduced
+   copy, lightly smoothed), so shadows, gradients and vignettes become a flat white page;
+3. orientation and deskew: the angle (within ``max_skew_deg``) at which the ink's row
+   profile is most peaked, tried upright and sideways, which finds 90/270 turns and skew in
+   one search (whole degrees on a small mask, then tenths on a larger one);
+4. upscaling of small text so its x-height is ~``target_x_height_px`` (LANCZOS);
+5. upside-down check: Latin text has more ascenders than descenders; a clear balance turns
+   the page over, an unclear one (tiny or very noisy text) asks the engine's OSD.
+
+Measurements are taken on the central part of the image (:func:`central`) so the table
+around a photographed page and the page edges do not count as text. Binarisation is left
+to Tesseract (its Otsu is fine on a flattened page); :func:`sauvola` is the engine's second
+try for pages it read with low confidence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,11 +50,10 @@ class Options:
     deskew: bool = True
     upscale: bool = True
     max_skew_deg: float = 15.0
-    target_x_height_px: float = 24.0
+    target_x_height_px: float = 20.0
     min_x_height_px: float = 16.0
     max_upscale: float = 4.0
     max_pixels: int = 40_000_000
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 DEFAULT_OPTIONS = Options()
@@ -74,9 +79,29 @@ def background(gray: Image.Image) -> Image.Image:
     # Ink strokes are thin and dark: a grey closing (max then min) wider than a stroke
     # removes them and leaves paper brightness; a blur smooths the estimate.
     size = 2 * max(2, round(min(small.size) / 60)) + 1
-    closed = small.filter(ImageFilter.MaxFilter(size)).filter(ImageFilter.MinFilter(size))
-    smooth = closed.filter(ImageFilter.GaussianBlur(size / 4))
+    arr = np.asarray(small, dtype=np.uint8)
+    closed = _rank2d(_rank2d(arr, size, np.maximum), size, np.minimum)
+    smooth = Image.fromarray(closed, mode="L").filter(ImageFilter.GaussianBlur(size / 4))
     return smooth.resize(gray.size, Image.Resampling.BILINEAR)
+
+
+def _rank1d(arr: NDArray[np.uint8], size: int, op: np.ufunc, axis: int) -> NDArray[np.uint8]:
+    """Running max/min over ``size`` neighbours along one axis (edges replicated)."""
+    radius = size // 2
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (radius, radius)
+    padded = np.pad(arr, pad, mode="edge")
+    length = arr.shape[axis]
+    out = np.take(padded, range(0, length), axis=axis)
+    for shift in range(1, size):
+        out = op(out, np.take(padded, range(shift, shift + length), axis=axis))
+    result: NDArray[np.uint8] = out
+    return result
+
+
+def _rank2d(arr: NDArray[np.uint8], size: int, op: np.ufunc) -> NDArray[np.uint8]:
+    """Square max (dilation) or min (erosion) filter, separably: O(size) per pixel."""
+    return _rank1d(_rank1d(arr, size, op, 0), size, op, 1)
 
 
 def flatten_illumination(gray: Image.Image) -> Image.Image:
@@ -104,18 +129,19 @@ def _ink_mask(gray: Image.Image, max_side: int) -> tuple[NDArray[np.bool_], floa
     small = gray.resize(
         (max(1, round(width / factor)), max(1, round(height / factor))), Image.Resampling.BOX
     )
-    # a 3x3 median removes speckle (sensor noise, salt and pepper) but keeps strokes
-    arr = np.asarray(small.filter(ImageFilter.MedianFilter(3)), dtype=np.float32)
+    # a light blur dissolves speckle (sensor noise, salt and pepper) but keeps strokes
+    arr = np.asarray(small.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32)
     threshold = otsu_threshold(arr)
     return arr < threshold, factor
 
 
 def otsu_threshold(arr: FloatArray) -> float:
-    hist, edges = np.histogram(arr, bins=256, range=(0, 256))
+    hist = np.bincount(np.clip(arr, 0, 255).astype(np.uint8).ravel(), minlength=256)
     weights = hist.astype(np.float64)
     total = weights.sum()
     if total == 0:
         return 128.0
+    edges = np.arange(257, dtype=np.float64)
     centers = (edges[:-1] + edges[1:]) / 2
     cum_w = np.cumsum(weights)
     cum_m = np.cumsum(weights * centers)
@@ -135,15 +161,20 @@ def _profile_score(mask_img: Image.Image, angle: float) -> float:
     return float((diffs * diffs).sum())
 
 
-def _best_angle(mask_img: Image.Image, max_angle: float) -> tuple[float, float]:
-    coarse = np.arange(-max_angle, max_angle + 0.01, 1.0)
-    scores = {float(a): _profile_score(mask_img, float(a)) for a in coarse}
+def _coarse_angle(mask_img: Image.Image, max_angle: float) -> tuple[float, float]:
+    """Best whole-degree angle and its profile score."""
+    scores = {
+        float(a): _profile_score(mask_img, float(a))
+        for a in np.arange(-max_angle, max_angle + 0.01, 1.0)
+    }
     best = max(scores, key=lambda a: scores[a])
-    fine = np.arange(best - 0.9, best + 0.91, 0.1)
-    for a in fine:
-        scores[float(a)] = _profile_score(mask_img, float(a))
-    best = max(scores, key=lambda a: scores[a])
-    return round(best, 2), scores[best]
+    return best, scores[best]
+
+
+def _fine_angle(mask_img: Image.Image, around: float) -> float:
+    """Best angle to 0.1 degree within one degree of ``around``."""
+    angles = [round(around + step / 10, 2) for step in range(-9, 10)]
+    return max(angles, key=lambda a: _profile_score(mask_img, a))
 
 
 def _mask_image(gray: Image.Image, max_side: int = 1000) -> Image.Image | None:
@@ -153,12 +184,35 @@ def _mask_image(gray: Image.Image, max_side: int = 1000) -> Image.Image | None:
     return Image.fromarray((mask * 255).astype(np.uint8), mode="L")
 
 
+#: Sizes of the ink masks the angle search runs on: whole degrees on a small one, then
+#: tenths on a larger one (rotating the mask ~80 times is the costly part of deskewing).
+_COARSE_SIDE, _FINE_SIDE = 500, 1000
+
+
 def estimate_skew(gray: Image.Image, max_angle: float = 15.0) -> float:
     """Angle (degrees, counter-clockwise) to rotate by so text lines are horizontal."""
-    mask_img = _mask_image(gray)
-    if mask_img is None:
-        return 0.0
-    return _best_angle(mask_img, max_angle)[0]
+    return estimate_rotation(gray, max_angle, sideways=False)[1]
+
+
+def estimate_rotation(
+    gray: Image.Image, max_angle: float = 15.0, *, sideways: bool = True
+) -> tuple[int, float]:
+    """(quarter turns, skew): rotate by ``90 * turns``, then by ``skew`` degrees (both
+    counter-clockwise) to make the text lines horizontal. Text lines give a much more
+    peaked row profile than columns of text do, which tells 0/180 from 90/270; whether the
+    result is upside down is :func:`ascender_balance`'s question."""
+    coarse = _mask_image(gray, _COARSE_SIDE)
+    fine = _mask_image(gray, _FINE_SIDE)
+    if coarse is None or fine is None:
+        return 0, 0.0
+    turns, (angle, score) = 0, _coarse_angle(coarse, max_angle)
+    if sideways:
+        side = coarse.transpose(Image.Transpose.ROTATE_90)
+        side_angle, side_score = _coarse_angle(side, max_angle)
+        if side_score > score * 1.5:
+            turns, angle = 1, side_angle
+            fine = fine.transpose(Image.Transpose.ROTATE_90)
+    return turns, _fine_angle(fine, angle)
 
 
 def _ascender_balance(mask: NDArray[np.bool_]) -> float:
@@ -180,22 +234,6 @@ def _ascender_balance(mask: NDArray[np.bool_]) -> float:
         below += float(line[bottom + 1 :].sum())
     total = above + below
     return 0.0 if total == 0 else (above - below) / total
-
-
-def estimate_rotation(gray: Image.Image, max_angle: float = 15.0) -> tuple[int, float]:
-    """(quarter turns, skew): rotate by ``90 * turns``, then by ``skew`` degrees (both
-    counter-clockwise) to make the text lines horizontal. Text lines give a much more
-    peaked row profile than columns of text do, which tells 0/180 from 90/270; whether the
-    result is upside down is :func:`ascender_balance`'s question."""
-    mask_img = _mask_image(gray)
-    if mask_img is None:
-        return 0, 0.0
-    upright_angle, upright_score = _best_angle(mask_img, max_angle)
-    side_img = mask_img.transpose(Image.Transpose.ROTATE_90)
-    side_angle, side_score = _best_angle(side_img, max_angle)
-    if side_score > upright_score * 1.5:
-        return 1, side_angle
-    return 0, upright_angle
 
 
 def ascender_balance(gray: Image.Image) -> float:

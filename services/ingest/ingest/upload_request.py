@@ -10,22 +10,20 @@ The address to notify is personal data: it is kept in :class:`RecipientAddress`,
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from ingest.keys import MAX_KEY_BYTES, upload_key
 from ingest.validation import SUPPORTED_CONTENT_TYPES, ContentType, human_bytes
+from ocrpipe.webhooks import WebhookUrlError, check_webhook_url
 
 MAX_FILENAME_CHARS = 255
 #: Longest raw filename we even look at (before path components are stripped).
 MAX_RAW_FILENAME_CHARS = 4096
-MAX_WEBHOOK_URL_CHARS = 2048
 MAX_EMAIL_CHARS = 254
 
 _FIELDS = frozenset({"filename", "content_type", "size_bytes", "email", "webhook_url"})
@@ -181,58 +179,11 @@ def parse_email(raw: Any) -> str:
     return valid.ascii_email or valid.normalized
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_webhook_url(raw: Any, local_mode: bool) -> str:
-    """An https URL (http only to a loopback host under the local runtime)."""
+    """An https URL to a public host (http only to a loopback host under the local runtime)."""
     if not isinstance(raw, str) or not raw.strip():
         raise RequestRejected(400, "invalid_webhook_url", "webhook_url must be an https URL.")
-    url = raw.strip()
-    if len(url) > MAX_WEBHOOK_URL_CHARS:
-        raise RequestRejected(
-            400,
-            "invalid_webhook_url",
-            f"webhook_url is longer than {MAX_WEBHOOK_URL_CHARS} characters.",
-        )
-    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
-        raise RequestRejected(
-            400, "invalid_webhook_url", "webhook_url must not contain spaces or control characters."
-        )
     try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        raise RequestRejected(
-            400, "invalid_webhook_url", "webhook_url is not a valid URL."
-        ) from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not host:
-        raise RequestRejected(
-            400, "invalid_webhook_url", "webhook_url must be an https URL with a host name."
-        )
-    loopback = _is_loopback(host)
-    if local_mode and loopback:
-        return url
-    if scheme != "https":
-        raise RequestRejected(400, "invalid_webhook_url", "webhook_url must use https.")
-    if loopback:
-        raise RequestRejected(
-            400, "invalid_webhook_url", "webhook_url must be reachable from the internet."
-        )
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return url  # a host name; notify checks what it resolves to when it delivers
-    if not address.is_global:
-        raise RequestRejected(
-            400, "invalid_webhook_url", "webhook_url must be reachable from the internet."
-        )
-    return url
+        return check_webhook_url(raw.strip(), local_mode=local_mode)
+    except WebhookUrlError as exc:
+        raise RequestRejected(400, "invalid_webhook_url", str(exc)) from None

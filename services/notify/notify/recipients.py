@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import unicodedata
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
 from notify.errors import PermanentDeliveryError
+from ocrpipe import webhooks
 from ocrpipe.events import Recipient
 
 if TYPE_CHECKING:
@@ -75,44 +74,13 @@ def check_email_address(address: str) -> str:
     return address
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_internal_ip(host: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not ip.is_global
-
-
 def check_webhook_url(url: str, *, local_mode: bool) -> str:
-    """An https URL to a public host (http to a loopback host only under the local runtime).
+    """The shared webhook policy (:mod:`ocrpipe.webhooks`), checked again at send time.
 
-    Ingest checks the same when the upload is requested; this is the last line of defence
-    before a request leaves the service (e.g. to the instance metadata address).
+    Ingest checks it when the upload is requested; this is the last line of defence before a
+    request leaves the service (e.g. to the instance metadata address).
     """
-    if _has_space_or_control(url):
-        raise PermanentDeliveryError("The webhook URL contains spaces or control characters.")
     try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").rstrip(".")
-        _ = parts.port
-    except ValueError:
-        raise PermanentDeliveryError("The webhook URL is not a valid URL.") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not host:
-        raise PermanentDeliveryError("The webhook URL must be an https URL with a host name.")
-    if local_mode and _is_loopback(host):
-        return url
-    if scheme != "https":
-        raise PermanentDeliveryError("The webhook URL must use https.")
-    if _is_loopback(host) or _is_internal_ip(host):
-        raise PermanentDeliveryError("The webhook URL must point at a public internet host.")
-    return url
+        return webhooks.check_webhook_url(url, local_mode=local_mode)
+    except webhooks.WebhookUrlError as exc:
+        raise PermanentDeliveryError(str(exc)) from None

@@ -19,8 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import boto3
 import requests
+from botocore.exceptions import BotoCoreError, ClientError
 
+from ingest.backfill import Backfiller
+from ingest.config import ValidationSettings
+from ocrpipe.bus import EventPublisher
 from ocrpipe.events import (
     DocumentRejected,
     NotificationFailed,
@@ -30,8 +35,12 @@ from ocrpipe.events import (
     WordsCounted,
 )
 from ocrpipe.storage import S3Location
+from ocrpipe.topology import Place
+from ocrpipe.topology import load as load_topology
+from ocrpipe_local import backfill as backfill_mod
+from ocrpipe_local import replay as replay_mod
 from ocrpipe_local.archive import ArchivedEvent
-from ocrpipe_local.stack import LocalStack, QueueDepth, StackError
+from ocrpipe_local.stack import LocalStack, QueueDepth, StackError, active_stack
 
 SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"})
 DEFAULT_STATE_DIR = ".ocrpipe"
@@ -370,6 +379,169 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def replay(args: argparse.Namespace, out: TextIO) -> int:
+    """``ocrpipe replay``: locally from the archive file, or ``--aws`` with StartReplay."""
+    window = replay_mod.Window.parse(args.since, args.until)
+    consumers = replay_mod.parse_csv_args(args.to) or None
+    event_types = replay_mod.parse_csv_args(args.event) or None
+    if args.aws:
+        return _replay_on_aws(args, window, consumers, event_types, out)
+    attached = active_stack()
+    if attached is not None:
+        report = replay_mod.replay_local(
+            attached,
+            window=window,
+            event_types=event_types,
+            consumers=consumers,
+            reocr=args.reocr,
+            renotify=args.renotify,
+            name=args.name,
+        )
+        replay_mod.summarise(report, out)
+        drained = attached.drain(timeout=args.timeout)
+    else:
+        with LocalStack(
+            state_dir=args.state_dir, stage=args.stage, workers=_worker_counts(args.workers)
+        ) as stack:
+            report = replay_mod.replay_local(
+                stack,
+                window=window,
+                event_types=event_types,
+                consumers=consumers,
+                reocr=args.reocr,
+                renotify=args.renotify,
+                name=args.name,
+            )
+            replay_mod.summarise(report, out)
+            drained = stack.drain(timeout=args.timeout)
+    if not drained:
+        print(f"ERROR: consumers still busy after {args.timeout:g} s", file=out)
+        return 1
+    return 0
+
+
+def _replay_on_aws(
+    args: argparse.Namespace,
+    window: replay_mod.Window,
+    consumers: list[str] | None,
+    event_types: list[str] | None,
+    out: TextIO,
+) -> int:
+    refused = [
+        (flag, why)
+        for flag, why in (
+            ("--event", "StartReplay cannot select event types; each rule's pattern does"),
+            ("--reocr", "StartReplay replays events unchanged; use `ocrpipe backfill --reocr`"),
+            ("--renotify", "StartReplay replays events unchanged; notify cannot be told to"),
+        )
+        if (flag == "--event" and event_types)
+        or (flag == "--reocr" and args.reocr)
+        or (flag == "--renotify" and args.renotify)
+    ]
+    if refused:
+        for flag, why in refused:
+            print(f"ocrpipe: {flag} is not available with --aws: {why}", file=sys.stderr)
+        return 2
+    try:  # real AWS: the user's credentials and configuration, no emulator
+        events = boto3.session.Session(region_name=args.region).client("events")
+        place = Place(stage=args.stage, region=events.meta.region_name)
+        request = replay_mod.prepare_aws_replay(
+            events,
+            topology=load_topology(),
+            place=place,
+            window=window,
+            consumers=consumers,
+            name=args.name,
+        )
+        state = replay_mod.replay_on_aws(
+            events, request, out=out, poll_s=args.poll, timeout_s=args.timeout
+        )
+    except (BotoCoreError, ClientError) as exc:
+        print(f"ocrpipe: AWS refused the replay: {exc}", file=sys.stderr)
+        return 1
+    return 0 if state == "COMPLETED" else 1
+
+
+def backfill(args: argparse.Namespace, out: TextIO) -> int:
+    """``ocrpipe backfill``: announce existing objects (locally, or ``--aws``)."""
+    inventory = Path(args.inventory) if args.inventory else None
+    if args.aws:
+        try:  # real AWS: the user's credentials and configuration, no emulator
+            session = boto3.session.Session(region_name=args.region)
+            s3 = session.client("s3")
+            events = session.client("events")
+            bus = Place(stage=args.stage).name("bus", topology=load_topology())
+            return _backfill_with(args, inventory, s3, events, bus, None, out)
+        except (BotoCoreError, ClientError) as exc:
+            print(f"ocrpipe: AWS refused the backfill: {exc}", file=sys.stderr)
+            return 1
+    attached = active_stack()
+    if attached is not None:
+        return _backfill_with(
+            args,
+            inventory,
+            attached.client("s3"),
+            attached.client("events"),
+            attached.resources.bus_name,
+            attached,
+            out,
+        )
+    with LocalStack(
+        state_dir=args.state_dir, stage=args.stage, workers=_worker_counts(args.workers)
+    ) as stack:
+        return _backfill_with(
+            args,
+            inventory,
+            stack.client("s3"),
+            stack.client("events"),
+            stack.resources.bus_name,
+            stack,
+            out,
+        )
+
+
+def _backfill_with(
+    args: argparse.Namespace,
+    inventory: Path | None,
+    s3: Any,
+    events: Any,
+    bus: str,
+    stack: LocalStack | None,
+    out: TextIO,
+) -> int:
+    description, rows = backfill_mod.load_rows(args.source, inventory, s3)
+    job = backfill_mod.job_name(description, args.stage + (":aws" if args.aws else ""))
+    checkpoint_path = Path(args.state_dir) / "backfill" / f"{job}.jsonl"
+    if args.restart:
+        checkpoint_path.unlink(missing_ok=True)
+    checkpoint = backfill_mod.Checkpoint(checkpoint_path)
+    backfill_mod.print_header(description, rows, checkpoint, out)
+    publisher = EventPublisher(events, bus)
+    settings = ValidationSettings(bus_name=bus)
+    summary = backfill_mod.run_backfill(
+        rows,
+        backfiller=Backfiller(s3=s3, limits=settings.limits(), reocr=args.reocr),
+        publisher=publisher,
+        checkpoint=checkpoint,
+        limiter=backfill_mod.RateLimiter(args.rate),
+        progress=backfill_mod.default_progress(len(rows)),
+        limit=args.limit,
+    )
+    summary.print(out)
+    print(f"checkpoint: {checkpoint_path}", file=out)
+    if stack is not None and args.wait and summary.document_ids:
+        found = stack.wait_for(summary.document_ids, args.timeout)
+        outcomes = backfill_mod.pipeline_outcomes(found)
+        print(
+            "pipeline: " + ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())),
+            file=out,
+        )
+        stack.drain(timeout=min(60.0, args.timeout))
+    if summary.stopped_early:
+        return 3
+    return 1 if summary.counts["failed"] else 0
+
+
 def _worker_counts(values: Sequence[str] | None) -> dict[str, int]:
     counts: dict[str, int] = {}
     for value in values or []:
@@ -417,6 +589,62 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("up", parents=[common], help="run the stack and API until Ctrl-C")
     u.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+
+    r = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="replay archived events to consumers",
+        description=(
+            "Replay the events archived in [--since, --until) to the consumers whose rules "
+            "match them (only those named by --to). Locally from <state-dir>/archive.jsonl; "
+            "with --aws by StartReplay on the stage's bus archive."
+        ),
+    )
+    r.add_argument("--since", help="ISO-8601 time or a duration before now (30m, 2h, 7d)")
+    r.add_argument("--until", help="ISO-8601 time or duration before now (default: now)")
+    r.add_argument(
+        "--event", action="append", metavar="TYPE", help="only these detail-types (repeatable)"
+    )
+    r.add_argument(
+        "--to", action="append", metavar="CONSUMER", help="only these consumers (repeatable)"
+    )
+    r.add_argument("--reocr", action="store_true", help="read documents again (local only)")
+    r.add_argument("--renotify", action="store_true", help="tell people again (local only)")
+    r.add_argument("--name", help="replay name (default: generated)")
+    r.add_argument("--aws", action="store_true", help="replay in AWS (your credentials)")
+    r.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    r.add_argument("--poll", type=float, default=5.0, help="seconds between progress checks")
+    r.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for the end"
+    )
+
+    b = sub.add_parser(
+        "backfill",
+        parents=[common],
+        help="put existing S3 objects through the pipeline",
+        description=(
+            "Check every object under s3://bucket/prefix (or listed in an S3 Inventory / "
+            "Batch Operations CSV) and publish DocumentUploaded for it, at a bounded rate, "
+            "resumably. Exit code: 0 done, 1 some rows failed (run again), 3 stopped early."
+        ),
+    )
+    b.add_argument("source", nargs="?", metavar="s3://BUCKET/PREFIX", help="objects to backfill")
+    b.add_argument("--inventory", metavar="FILE.csv", help="bucket,key rows (keys URL-encoded)")
+    b.add_argument("--rate", type=float, default=20.0, help="objects per second (default 20)")
+    b.add_argument("--limit", type=int, help="stop after this many new rows (resume later)")
+    b.add_argument("--reocr", action="store_true", help="OCR again what was read before")
+    b.add_argument("--restart", action="store_true", help="forget the checkpoint, start over")
+    b.add_argument("--aws", action="store_true", help="backfill in AWS (your credentials)")
+    b.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    b.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="locally: do not wait for the documents' outcomes",
+    )
+    b.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for outcomes"
+    )
     return parser
 
 
@@ -425,8 +653,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "process":
             return process(args, sys.stdout)
+        if args.command == "replay":
+            return replay(args, sys.stdout)
+        if args.command == "backfill":
+            return backfill(args, sys.stdout)
         return up(args, sys.stdout)
-    except (ValueError, StackError) as exc:  # bad --stage / --workers, unloadable handler
+    except (ValueError, StackError) as exc:  # bad --stage/--workers/window/source, bad handler
         print(f"ocrpipe: {exc}", file=sys.stderr)
         return 2
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ocrpipe.topology import Consumer, Place, Topology
+from ocrpipe.topology import Consumer, Place, Storage, Topology
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -112,32 +114,11 @@ class Provisioner:
                 for name, spec in self.topology.consumers.items()
             }
             archive = pool.submit(self.ensure_archive, custom_bus=bus)
-            storage: list[Future[None]] = []
-            for service, owned in self.topology.owned_storage().items():
-                if owned.bucket:
-                    bucket = self.name("bucket", service=service)
-                    storage.append(
-                        pool.submit(
-                            self.ensure_bucket, bucket, eventbridge=bucket in result.upload_buckets
-                        )
-                    )
-                    result.buckets[service] = bucket
-                if owned.table:
-                    table = self.name("table", service=service)
-                    storage.append(
-                        pool.submit(
-                            self.ensure_table, table, hash_key="pk", ttl_attribute="expires_at"
-                        )
-                    )
-                    result.tables[service] = table
-                if owned.idempotency_table:
-                    table = self.name("idempotency_table", service=service)
-                    storage.append(
-                        pool.submit(
-                            self.ensure_table, table, hash_key="id", ttl_attribute="expiration"
-                        )
-                    )
-                    result.idempotency_tables[service] = table
+            storage: list[Future[None]] = [
+                pool.submit(create)
+                for service, owned in self.topology.owned_storage().items()
+                for create in self.storage_plan(service, owned, result)
+            ]
             key: Future[str] | None = None
             if "notify_key_alias" in self.topology.names:
                 result.notify_key_alias = self.name("notify_key_alias")
@@ -151,6 +132,30 @@ class Provisioner:
             sender.result()
         result.env = environment(result, state_dir=state_dir)
         return result
+
+    def storage_plan(
+        self, service: str, owned: Storage, result: Provisioned
+    ) -> list[Callable[[], None]]:
+        """Record ``service``'s bucket/tables in ``result``; returns the calls creating them."""
+        plan: list[Callable[[], None]] = []
+        if owned.bucket:
+            bucket = self.name("bucket", service=service)
+            eventbridge = bucket in result.upload_buckets
+            plan.append(partial(self.ensure_bucket, bucket, eventbridge=eventbridge))
+            result.buckets[service] = bucket
+        if owned.table:
+            table = self.name("table", service=service)
+            plan.append(
+                partial(self.ensure_table, table, hash_key="pk", ttl_attribute="expires_at")
+            )
+            result.tables[service] = table
+        if owned.idempotency_table:
+            table = self.name("idempotency_table", service=service)
+            plan.append(
+                partial(self.ensure_table, table, hash_key="id", ttl_attribute="expiration")
+            )
+            result.idempotency_tables[service] = table
+        return plan
 
     # -- EventBridge + SQS -------------------------------------------------------------------
 

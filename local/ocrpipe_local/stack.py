@@ -37,7 +37,7 @@ from ocrpipe_local import emulator
 from ocrpipe_local.archive import ArchivedEvent, EventArchive
 from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
 from ocrpipe_local.http_api import LocalHttpApi, Route, parse_route
-from ocrpipe_local.provision import Provisioned, Provisioner
+from ocrpipe_local.provision import Provisioned, ProvisionedConsumer, Provisioner, environment
 from ocrpipe_local.workers import Handler, QueueWorker, WorkerSpec, resolve_handler
 
 log = logging.getLogger("ocrpipe_local")
@@ -93,6 +93,27 @@ def document_is_done(events: list[ArchivedEvent], *, needs_notification: bool) -
     if not kinds & TERMINAL:
         return False
     return not needs_notification or bool(kinds & NOTIFIED)
+
+
+def without_service(topology: Topology, service: str) -> Topology:
+    """``topology`` minus everything of ``service``: its consumers, HTTP APIs and storage.
+
+    What a deployment looked like before ``service`` existed; :meth:`LocalStack.add_consumer`
+    adds it to a running stack afterwards (a new consumer never changes the producers).
+    """
+    return topology.model_copy(
+        update={
+            "consumers": {k: c for k, c in topology.consumers.items() if c.service != service},
+            "http": {k: h for k, h in topology.http.items() if h.service != service},
+            "storage": {k: v for k, v in topology.storage.items() if k != service},
+        }
+    )
+
+
+def active_stack() -> LocalStack | None:
+    """The stack running in this process, if any (CLI commands attach to it)."""
+    with _active_lock:
+        return _active
 
 
 def _load_handler(name: str, dotted: str) -> Handler:
@@ -175,17 +196,7 @@ class LocalStack:
         self._start_runtime_log()
         self.endpoint_url = emulator.ensure_server()
         self._saved_env = emulator.point_environment_at(self.endpoint_url)
-        provisioner = Provisioner(
-            self.topology,
-            self.place,
-            sqs=aws.client("sqs"),
-            events=aws.client("events"),
-            s3=aws.client("s3"),
-            dynamodb=aws.client("dynamodb"),
-            kms=aws.client("kms"),
-            ses=aws.client("ses"),
-        )
-        self.provisioned = provisioner.provision(state_dir=self.state_dir)
+        self.provisioned = self._provisioner().provision(state_dir=self.state_dir)
         env: dict[str, str | None] = {
             k: v for k, v in FUNCTION_ENV_DEFAULTS.items() if k not in os.environ
         }
@@ -215,29 +226,7 @@ class LocalStack:
         self.archive.start()
         self._stop.clear()
         for name, consumer in self.provisioned.consumers.items():
-            spec = WorkerSpec(
-                consumer=name,
-                function_name=f"{consumer.spec.service}-{self.place.stage}-{name}",
-                queue_url=consumer.queue.url,
-                queue_arn=consumer.queue.arn,
-                batch_size=consumer.spec.batch_size,
-                visibility_timeout_s=consumer.spec.visibility_timeout_s,
-                region=self.place.region,
-                account=self.place.account,
-                retry_backoff_s=self.retry_backoff_s,
-                poll_wait_s=self.poll_wait_s,
-            )
-            for index in range(self.worker_counts.get(name, 1)):
-                worker = QueueWorker(
-                    spec,
-                    handlers[name],
-                    aws.client("sqs"),
-                    stop=self._stop,
-                    output=self._output.file,
-                    index=index,
-                )
-                worker.start()
-                self.workers.append(worker)
+            self._start_workers(consumer, handlers[name])
         self._api = LocalHttpApi(
             routes,
             account=self.place.account,
@@ -271,6 +260,44 @@ class LocalStack:
         with _active_lock:
             if _active is self:
                 _active = None
+
+    def _start_workers(self, consumer: ProvisionedConsumer, handler: Handler) -> None:
+        name = consumer.name
+        spec = WorkerSpec(
+            consumer=name,
+            function_name=f"{consumer.spec.service}-{self.place.stage}-{name}",
+            queue_url=consumer.queue.url,
+            queue_arn=consumer.queue.arn,
+            batch_size=consumer.spec.batch_size,
+            visibility_timeout_s=consumer.spec.visibility_timeout_s,
+            region=self.place.region,
+            account=self.place.account,
+            retry_backoff_s=self.retry_backoff_s,
+            poll_wait_s=self.poll_wait_s,
+        )
+        for index in range(self.worker_counts.get(name, 1)):
+            worker = QueueWorker(
+                spec,
+                handler,
+                aws.client("sqs"),
+                stop=self._stop,
+                output=self._output.file,
+                index=index,
+            )
+            worker.start()
+            self.workers.append(worker)
+
+    def _provisioner(self) -> Provisioner:
+        return Provisioner(
+            self.topology,
+            self.place,
+            sqs=aws.client("sqs"),
+            events=aws.client("events"),
+            s3=aws.client("s3"),
+            dynamodb=aws.client("dynamodb"),
+            kms=aws.client("kms"),
+            ses=aws.client("ses"),
+        )
 
     def _remember(self, previous: dict[str, str | None]) -> None:
         for name, value in previous.items():
@@ -319,6 +346,96 @@ class LocalStack:
     def client(self, service_name: str) -> Any:
         """A boto3 client for the emulator (only while the stack runs)."""
         return aws.client(service_name)
+
+    def add_consumer(
+        self, name: str, *, source: Topology | None = None, workers: int | None = None
+    ) -> ProvisionedConsumer:
+        """Subscribe a new consumer to the running stack, as deploying it to AWS would.
+
+        The consumer's spec comes from ``source`` (default: the packaged topology). Its
+        service's storage and HTTP routes are added if the stack does not have them yet, the
+        queue, DLQ and rule are created, the ``OCRPIPE_*`` variables set, and workers started.
+        Only events published from now on reach it; :mod:`ocrpipe_local.replay` fills its
+        history from the archive.
+        """
+        if self.provisioned is None or not self._running or self._api is None:
+            raise StackError("the stack is not running")
+        full = source or load()
+        if name not in full.consumers:
+            raise StackError(f"no consumer {name!r} in the topology")
+        if name in self.provisioned.consumers:
+            raise StackError(f"consumer {name!r} is already running")
+        spec = full.consumers[name]
+        service = spec.service
+        storage = dict(self.topology.storage)
+        if service not in storage and service in full.storage:
+            storage[service] = full.storage[service]
+        new_http = {
+            k: h
+            for k, h in full.http.items()
+            if h.service == service and k not in self.topology.http
+        }
+        self.topology = self.topology.model_copy(
+            update={
+                "consumers": {**self.topology.consumers, name: spec},
+                "http": {**self.topology.http, **new_http},
+                "storage": storage,
+            }
+        )
+        if workers is not None:
+            if workers < 1:
+                raise ValueError("workers must be >= 1")
+            self.worker_counts[name] = workers
+        else:
+            self.worker_counts.setdefault(name, default_workers(self.topology)[name])
+
+        provisioner = self._provisioner()
+        owned = self.topology.owned_storage().get(service)
+        if owned is not None and service not in self._provisioned_services():
+            for create in provisioner.storage_plan(service, owned, self.provisioned):
+                create()
+        consumer = provisioner.ensure_consumer(name, spec, custom_bus=self.provisioned.bus_name)
+        env = environment(self.provisioned, state_dir=self.state_dir)
+        # Keep the stack's webhook secret (environment() makes a new random one).
+        env["OCRPIPE_WEBHOOK_SECRET"] = self.provisioned.env.get(
+            "OCRPIPE_WEBHOOK_SECRET", env["OCRPIPE_WEBHOOK_SECRET"]
+        )
+        added = {k: v for k, v in env.items() if self.provisioned.env.get(k) != v}
+        added = {k: v for k, v in added.items() if k not in self.extra_env}
+        self.provisioned.env.update(added)
+        self._remember(emulator.apply_environment(dict(added)))
+
+        handler = _load_handler(name, spec.handler)
+        routes = [
+            Route(
+                method,
+                path,
+                f"{api.service}-{self.place.stage}-{api_name}",
+                _load_handler(api_name, api.handler),
+            )
+            for api_name, api in new_http.items()
+            for method, path in map(parse_route, api.routes)
+        ]
+        self.provisioned.consumers[name] = consumer
+        self._start_workers(consumer, handler)
+        if routes:
+            self._api.routes = [*self._api.routes, *routes]
+        log.info("consumer %s added to stack %s", name, self.place.stage)
+        return consumer
+
+    def _provisioned_services(self) -> set[str]:
+        assert self.provisioned is not None
+        p = self.provisioned
+        return set(p.buckets) | set(p.tables) | set(p.idempotency_tables)
+
+    def invocations(self) -> dict[str, int]:
+        """Records each consumer's handler was given so far (redeliveries count again)."""
+        counts: dict[str, int] = dict.fromkeys(self.resources.consumers, 0)
+        for worker in self.workers:
+            counts[worker.spec.consumer] = (
+                counts.get(worker.spec.consumer, 0) + worker.stats.records
+            )
+        return counts
 
     def wait_for(
         self,

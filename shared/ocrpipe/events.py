@@ -130,6 +130,13 @@ class DocumentUploaded(IngestEvent):
     reocr: bool = Field(
         default=False, description="Re-run the OCR engine even if this content was read before."
     )
+    keep_source: bool = Field(
+        default=False,
+        description=(
+            "True when source_uri is not an upload ocrpipe owns (e.g. an object published by "
+            "`ocrpipe backfill`): no consumer may delete or change it."
+        ),
+    )
 
 
 class DocumentRejected(IngestEvent):
@@ -142,6 +149,13 @@ class DocumentRejected(IngestEvent):
     reason_code: RejectionReason
     reason: str = Field(min_length=1, description="A sentence a person can read.")
     size_bytes: int = Field(default=0, ge=0)
+    renotify: bool = Field(
+        default=False,
+        description=(
+            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
+            "person again although it already did for this document and outcome."
+        ),
+    )
 
 
 class OcrCompleted(DomainEvent):
@@ -169,6 +183,13 @@ class OcrFailed(DomainEvent):
     reason_code: OcrFailureReason
     reason: str = Field(min_length=1)
     engine: Literal["tesseract", "textract"]
+    renotify: bool = Field(
+        default=False,
+        description=(
+            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
+            "person again although it already did for this document and outcome."
+        ),
+    )
 
 
 class WordsCounted(DomainEvent):
@@ -183,6 +204,13 @@ class WordsCounted(DomainEvent):
     unique_words: int = Field(ge=0)
     top_words: list[WordCount] = Field(max_length=10)
     word_rule_version: str
+    renotify: bool = Field(
+        default=False,
+        description=(
+            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
+            "person again although it already did for this document and outcome."
+        ),
+    )
 
 
 class NotificationSent(DomainEvent):

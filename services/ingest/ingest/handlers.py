@@ -3,6 +3,8 @@
 * :func:`api` - ``POST /uploads`` (API Gateway HTTP API, payload v2): opens an upload.
 * :func:`on_object_created` - SQS batch of S3 "Object Created" events from EventBridge:
   checks each uploaded object and publishes ``DocumentUploaded`` or ``DocumentRejected``.
+* :func:`on_batch_operation` - S3 Batch Operations: backfills existing objects
+  (:mod:`ingest.backfill`).
 
 The local runtime calls these from several threads of one process, so everything with
 per-call state (settings, the HTTP resolver, the batch processor) is made per call.
@@ -25,7 +27,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ingest.config import Settings
+from ingest.backfill import Backfiller, run_batch_operation
+from ingest.config import Settings, ValidationSettings
 from ingest.intake import IntakeOutcome, UploadIntake
 from ingest.s3_events import parse_object_created
 from ingest.upload_request import RequestRejected, parse_upload_request
@@ -149,3 +152,32 @@ def on_object_created(event: dict[str, Any], context: LambdaContext) -> dict[str
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     return cast(dict[str, Any], response)
+
+
+def on_batch_operation(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """S3 Batch Operations "Invoke AWS Lambda function" (schema 1.0 or 2.0): backfill.
+
+    Each task's object is checked and announced like an upload (see :mod:`ingest.backfill`);
+    ``job.userArguments.reocr`` (schema 2.0) asks ocr to read documents it has read before.
+    """
+    settings = ValidationSettings()
+    user_arguments = (event.get("job") or {}).get("userArguments") or {}
+    reocr = str(user_arguments.get("reocr", "")).lower() in ("1", "true", "yes")
+    backfiller = Backfiller(
+        s3=client("s3"),
+        limits=settings.limits(),
+        publisher=EventPublisher(client("events"), settings.bus_name),
+        reocr=reocr,
+    )
+    response = run_batch_operation(event, backfiller)
+    for result in response["results"]:
+        _count(f"Backfill{result['resultCode']}")
+    logger.info(
+        "batch operation handled",
+        extra={
+            "invocation_id": response["invocationId"],
+            "tasks": len(response["results"]),
+            "succeeded": sum(r["resultCode"] == "Succeeded" for r in response["results"]),
+        },
+    )
+    return response

@@ -37,9 +37,9 @@ from ingest.uploads_table import (
     UploadsTable,
     UploadStatus,
 )
-from ingest.validation import Accepted, Limits, check_document
+from ingest.validation import Accepted, Limits, Verdict, check_document
 from ocrpipe.bus import EventPublisher
-from ocrpipe.events import DocumentRejected, DocumentUploaded, RejectionReason
+from ocrpipe.events import DocumentRejected, DocumentUploaded, Recipient, RejectionReason
 from ocrpipe.storage import S3Location
 
 if TYPE_CHECKING:
@@ -78,6 +78,41 @@ def _plain_etag(etag: str | None) -> str:
 
 def _is_not_found(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in _NOT_FOUND
+
+
+def outcome_event(
+    verdict: Verdict,
+    *,
+    document_id: str,
+    filename: str,
+    source_uri: str,
+    recipient: Recipient | None = None,
+    access_token_sha256: str | None = None,
+    **extra: Any,
+) -> DocumentUploaded | DocumentRejected:
+    """The event announcing ``verdict`` on an object (``extra``: more DocumentUploaded fields)."""
+    common: dict[str, Any] = {
+        "document_id": document_id,
+        "filename": filename,
+        "recipient": recipient,
+        "source_uri": source_uri,
+        "access_token_sha256": access_token_sha256,
+    }
+    if isinstance(verdict, Accepted):
+        return DocumentUploaded(
+            **common,
+            **extra,
+            content_type=verdict.content_type,
+            size_bytes=verdict.size_bytes,
+            sha256=verdict.sha256,
+            page_count=verdict.page_count,
+        )
+    return DocumentRejected(
+        **common,
+        reason_code=verdict.code,
+        reason=verdict.reason,
+        size_bytes=verdict.size_bytes,
+    )
 
 
 class UploadIntake:
@@ -173,29 +208,15 @@ class UploadIntake:
                 limits=self._limits,
                 size_bytes=response.get("ContentLength"),
             )
-        common: dict[str, Any] = {
-            "document_id": upload.document_id,
-            "filename": upload.filename,
-            "recipient": upload.recipient,
-            "source_uri": S3Location(self._bucket, upload.key).uri,
-            "access_token_sha256": upload.access_token_sha256,
-        }
-        if isinstance(verdict, Accepted):
-            accepted = DocumentUploaded(
-                **common,
-                content_type=verdict.content_type,
-                size_bytes=verdict.size_bytes,
-                sha256=verdict.sha256,
-                page_count=verdict.page_count,
-            )
-            return accepted, etag
-        rejected = DocumentRejected(
-            **common,
-            reason_code=verdict.code,
-            reason=verdict.reason,
-            size_bytes=verdict.size_bytes,
+        event = outcome_event(
+            verdict,
+            document_id=upload.document_id,
+            filename=upload.filename,
+            source_uri=S3Location(self._bucket, upload.key).uri,
+            recipient=upload.recipient,
+            access_token_sha256=upload.access_token_sha256,
         )
-        return rejected, etag
+        return event, etag
 
     def _duplicate(self, stored: StoredUpload, created: ObjectCreated) -> IntakeOutcome:
         logger.info(

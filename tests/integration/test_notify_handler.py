@@ -319,6 +319,23 @@ def test_duplicate_and_replayed_events_send_once(cloud: Aws, outbox: Path) -> No
     assert sorted(p.name for p in outbox.iterdir()) == [f"{doc}.counted.eml", f"{doc}.failed.eml"]
 
 
+def test_renotify_replay_sends_once_more_per_replay(cloud: Aws, outbox: Path) -> None:
+    doc = "doc-renotify-1"
+    event = counted(cloud, doc, cloud.recipient(doc, ADDRESS))
+    handle(event)
+    again = event.model_copy(update={"renotify": True})
+
+    def replayed(name: str) -> str:
+        body = json.loads(envelope(again))
+        return json.dumps(body | {"replay-name": name})
+
+    for body in (replayed("replay-1"), replayed("replay-1"), replayed("replay-2")):
+        assert handlers.on_outcome(sqs_event(body), Context()) == {"batchItemFailures": []}
+    # the first delivery, then one per distinct replay; a duplicate of a replay is skipped
+    assert len(cloud.sent()) == 3
+    assert [p["detail-type"] for p in cloud.published()] == ["NotificationSent"] * 3
+
+
 def test_rejected_and_failed_emails_say_why(cloud: Aws, outbox: Path) -> None:
     handle(
         rejected("doc-rejected-1", cloud.recipient("doc-rejected-1", ADDRESS)),

@@ -226,6 +226,19 @@ def test_duplicate_delivery_counts_and_publishes_once(cloud: Aws) -> None:
     assert listed.get("KeyCount", 0) == 0  # nothing was counted or written again
 
 
+def test_new_text_from_a_re_ocr_is_counted_again(cloud: Aws) -> None:
+    cloud.put_text("text/first.txt", b"one two")
+    cloud.put_text("text/second.txt", b"one two three")
+    handle(completed("doc-reocr", "text/first.txt"))
+    handle(completed("doc-reocr", "text/second.txt"))  # re-OCR produced new text
+    handle(completed("doc-reocr", "text/second.txt"))  # duplicate of the re-OCR
+
+    totals = [p["detail"]["total_words"] for p in cloud.published()]
+    assert totals == [2, 3]
+    result, _, _ = cloud.result("doc-reocr")
+    assert result["total_words"] == 3
+
+
 def test_large_multibyte_text_is_streamed_and_counted_exactly(cloud: Aws) -> None:
     # > 3 read chunks; multi-byte characters straddle the 1 MiB chunk boundaries
     line = "Ελληνικά ĉu naïve café 日本語 don\u2019t infor-\n  mation\n"

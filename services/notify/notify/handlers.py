@@ -4,11 +4,14 @@
 ``OcrFailed`` envelopes and reports partial batch failures. For each:
 
 1. no ``recipient``: nothing to send (logged, the record succeeds);
-2. **deliver** (:func:`notify.delivery.deliver`), idempotent on ``[document_id, outcome]``
-   of the event under the prefix :data:`DELIVER_KEY_PREFIX`: a duplicate delivery or a
-   replay never emails or calls the webhook twice. A permanent failure is recorded like a
-   success (it must not be retried either); a transient one raises, leaves no record, and
-   the queue retries (DLQ after the queue's maximum receives);
+2. **deliver** (:func:`notify.delivery.deliver`), idempotent on
+   ``[document_id, outcome, round]`` under the prefix :data:`DELIVER_KEY_PREFIX`: a
+   duplicate delivery or a replay never emails or calls the webhook twice. ``round`` is
+   empty unless the event was replayed with ``--renotify`` (``renotify: true``), which asks
+   for one more delivery per replay (:func:`ocrpipe.idempotency.processing_round`).
+   A permanent failure is recorded like a success (it must not be retried either); a
+   transient one raises, leaves no record, and the queue retries (DLQ after the queue's
+   maximum receives);
 3. **announce** ``NotificationSent`` / ``NotificationFailed``, idempotent on the same key
    under :data:`ANNOUNCE_KEY_PREFIX`. It is a separate step so that a failure to publish
    after a successful send is retried without sending again, and a duplicate does not
@@ -21,6 +24,7 @@ records keep only a hash of the key and the delivery record (no address).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -30,11 +34,6 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from notify.config import Settings
 from notify.delivery import DeliveryContext, announcement, deliver
@@ -43,6 +42,7 @@ from ocrpipe import aws
 from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope, UnknownEventError
 from ocrpipe.events import DocumentRejected, OcrFailed, WordsCounted
+from ocrpipe.idempotency import once_per_key, processing_round
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -54,7 +54,7 @@ metrics = Metrics(namespace="ocrpipe", service="notify")
 
 DELIVER_KEY_PREFIX = "notify.deliver"
 ANNOUNCE_KEY_PREFIX = "notify.announce"
-IDEMPOTENCY_KEY_JMESPATH = "[document_id, outcome]"
+IDEMPOTENCY_KEY_JMESPATH = "[document_id, outcome, round]"
 OUTCOME_EVENTS = (WordsCounted, DocumentRejected, OcrFailed)
 
 
@@ -78,17 +78,6 @@ def _replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return response
 
 
-def _idempotency(settings: Settings, context: LambdaContext) -> IdempotencyConfig:
-    config = IdempotencyConfig(
-        event_key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings.idempotency_expiry_s,
-        response_hook=_replayed,
-    )
-    config.register_lambda_context(context)
-    return config
-
-
 @metrics.log_metrics
 def on_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings()
@@ -103,17 +92,18 @@ def on_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     publisher = EventPublisher(aws.client("events"), settings.bus_name)
 
-    def persistence() -> DynamoDBPersistenceLayer:
-        return DynamoDBPersistenceLayer(
-            table_name=settings.notify_idempotency_table, boto3_client=aws.client("dynamodb")
+    def once(key_prefix: str, argument: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return once_per_key(
+            table_name=settings.notify_idempotency_table,
+            key_prefix=key_prefix,
+            key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
+            data_keyword_argument=argument,
+            expires_after_seconds=settings.idempotency_expiry_s,
+            context=context,
+            on_duplicate=_replayed,
         )
 
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="delivery",
-        persistence_store=persistence(),
-        config=_idempotency(settings, context),
-        key_prefix=DELIVER_KEY_PREFIX,
-    )
+    @once(DELIVER_KEY_PREFIX, "delivery")
     def deliver_once(*, delivery: dict[str, Any]) -> dict[str, Any]:
         outcome_event = _parse(delivery["detail_type"], delivery["detail"])
         record = deliver(outcome_event, ctx)
@@ -126,20 +116,17 @@ def on_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             logger.warning("notification failed", extra=log_extra | {"reason": record["reason"]})
         return record
 
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="record",
-        persistence_store=persistence(),
-        config=_idempotency(settings, context),
-        key_prefix=ANNOUNCE_KEY_PREFIX,
-    )
+    @once(ANNOUNCE_KEY_PREFIX, "record")
     def announce_once(*, record: dict[str, Any]) -> dict[str, Any]:
         published = announcement(record)
         publisher.publish(published)
         return {"published": published.DETAIL_TYPE}
 
     def record_handler(record: SQSRecord) -> None:
-        outcome_event = _outcome_event(Envelope.from_sqs_body(record.body))
+        envelope = Envelope.from_sqs_body(record.body)
+        outcome_event = _outcome_event(envelope)
         outcome = outcome_of(outcome_event)
+        round_ = processing_round(envelope, again=outcome_event.renotify)
         if outcome_event.recipient is None:
             logger.info(
                 "no recipient; nothing to send",
@@ -150,11 +137,12 @@ def on_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             delivery={
                 "document_id": outcome_event.document_id,
                 "outcome": outcome,
+                "round": round_,
                 "detail_type": outcome_event.DETAIL_TYPE,
                 "detail": outcome_event.model_dump(mode="json"),
             }
         )
-        announce_once(record=delivered)
+        announce_once(record=delivered | {"round": round_})
 
     processor = BatchProcessor(event_type=EventType.SQS)
     response = process_partial_response(

@@ -1,10 +1,12 @@
 """Lambda entry point of the wordcount service (thin: parse, call :mod:`wordcount.service`).
 
 ``on_ocr_completed`` takes an SQS batch of ``OcrCompleted`` envelopes and reports partial
-batch failures. Idempotency is keyed on the document (``document_id`` of the event detail,
-under the fixed prefix :data:`IDEMPOTENCY_KEY_PREFIX`), not on the event id: a duplicate
-delivery or a replay of an already counted document neither counts nor publishes again.
-A failed attempt leaves no idempotency record, so the queue's retry counts afresh.
+batch failures. Idempotency is keyed on the document and the text it counts
+(``[document_id, text_uri]`` of the event detail, under a prefix that carries the word rule's
+version), not on the event id: a duplicate delivery or a replay of an already counted text
+neither counts nor publishes again, while new text from a re-OCR, or a new version of the
+word rule, is counted. A failed attempt leaves no idempotency record, so the queue's retry
+counts afresh.
 
 A message that is not an ``OcrCompleted`` is a contract bug, not user input: it is raised
 and ends in the DLQ, where an operator sees it. See :mod:`wordcount.service` for the rest of
@@ -22,18 +24,15 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from ocrpipe import aws
 from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope
 from ocrpipe.events import OcrCompleted
+from ocrpipe.idempotency import once_per_key
 from wordcount.config import Settings
 from wordcount.service import count_document
+from wordcount.words import WORD_RULE_VERSION
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -43,8 +42,8 @@ if TYPE_CHECKING:
 logger = Logger(service="wordcount")
 metrics = Metrics(namespace="ocrpipe", service="wordcount")
 
-IDEMPOTENCY_KEY_PREFIX = "wordcount.document"
-IDEMPOTENCY_KEY_JMESPATH = "document_id"
+IDEMPOTENCY_KEY_PREFIX = f"wordcount.document.rule-v{WORD_RULE_VERSION}"
+IDEMPOTENCY_KEY_JMESPATH = "[document_id, text_uri]"
 
 
 def _already_counted(response: Any, idempotent_data: DataRecord) -> Any:
@@ -59,22 +58,15 @@ def on_ocr_completed(event: dict[str, Any], context: LambdaContext) -> dict[str,
     settings = Settings()
     s3 = aws.client("s3")
     publisher = EventPublisher(aws.client("events"), settings.bus_name)
-    config = IdempotencyConfig(
-        event_key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings.idempotency_expiry_s,
-        response_hook=_already_counted,
-    )
-    config.register_lambda_context(context)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.wordcount_idempotency_table, boto3_client=aws.client("dynamodb")
-    )
 
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="detail",
-        persistence_store=persistence,
-        config=config,
+    @once_per_key(
+        table_name=settings.wordcount_idempotency_table,
         key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
+        data_keyword_argument="detail",
+        expires_after_seconds=settings.idempotency_expiry_s,
+        context=context,
+        on_duplicate=_already_counted,
     )
     def count_once(*, detail: dict[str, Any]) -> dict[str, Any]:
         counted = count_document(

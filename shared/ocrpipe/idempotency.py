@@ -1,0 +1,65 @@
+"""Powertools idempotency (DynamoDB), configured one way for every stage.
+
+A stage handles a document once: the key is built from the event detail (document id plus
+what makes the work different, e.g. the text URI) under a fixed per-stage prefix — never
+from the event id, because S3 and replayed events repeat or change ids. A deliberate
+reprocessing (``ocrpipe replay --reocr`` / ``--renotify``) gets a fresh key through
+:func:`processing_round`, which is empty for ordinary deliveries and the replay's name (or
+the event id) when the event asks to be processed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    IdempotentHookFunction,
+    idempotent_function,
+)
+
+from ocrpipe import aws
+from ocrpipe.envelope import Envelope
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+def once_per_key(
+    *,
+    table_name: str,
+    key_prefix: str,
+    key_jmespath: str,
+    data_keyword_argument: str,
+    expires_after_seconds: int,
+    context: LambdaContext | None,
+    on_duplicate: IdempotentHookFunction | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator making a function run once per key (its stored result is returned after)."""
+    config = IdempotencyConfig(
+        event_key_jmespath=key_jmespath,
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=expires_after_seconds,
+        response_hook=on_duplicate,
+    )
+    if context is not None:
+        config.register_lambda_context(context)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=table_name, boto3_client=aws.client("dynamodb")
+    )
+    decorator: Callable[[Callable[..., Any]], Callable[..., Any]] = idempotent_function(
+        data_keyword_argument=data_keyword_argument,
+        persistence_store=persistence,
+        config=config,
+        key_prefix=key_prefix,
+    )
+    return decorator
+
+
+def processing_round(envelope: Envelope, *, again: bool) -> str:
+    """``""`` normally; a value unique to this replay when the event asks for a redo."""
+    if not again:
+        return ""
+    return envelope.replay_name or envelope.id or "again"

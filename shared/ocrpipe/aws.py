@@ -19,7 +19,12 @@ _clients: dict[tuple[str, str | None, str | None], Any] = {}
 _CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
 #: Per-service additions. S3: botocore still presigns with the deprecated SigV2 by default
 #: (``AWSAccessKeyId``/``signature`` fields), which newer regions reject; SigV4 everywhere.
-_SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
+#: Textract: one retry at most; throttling is retried with backoff through the queue
+#: (``ocr.textract_jobs``), not by a handler sleeping in the SDK's retries.
+_SERVICE_CONFIG = {
+    "s3": Config(signature_version="s3v4"),
+    "textract": Config(retries={"total_max_attempts": 2, "mode": "standard"}),
+}
 
 
 def client(service_name: str) -> Any:

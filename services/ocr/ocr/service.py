@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ocr.cache import CachedText, TextCache, text_key
-from ocr.engines.base import EngineName, OcrEngine
+from ocr.engines.base import EngineName, OcrEngine, OcrResult
 from ocr.errors import NoTextFoundError, UnreadableDocumentError
 from ocr.pages import iter_pages
 from ocrpipe.events import DocumentUploaded
@@ -105,19 +105,10 @@ class OcrService:
         return self._engine
 
     def read(self, uploaded: DocumentUploaded) -> OcrOutcome:
-        fingerprint = self._engine.fingerprint
         if not uploaded.reocr:
-            hit = self._cache.get(uploaded.sha256, fingerprint)
+            hit = self.cached(uploaded)
             if hit is not None:
-                return OcrOutcome(
-                    text_uri=hit.text_uri,
-                    page_count=hit.page_count,
-                    mean_confidence=hit.mean_confidence,
-                    char_count=hit.char_count,
-                    engine=self._engine.name,
-                    engine_version=hit.engine_version,
-                    cached=True,
-                )
+                return hit
         data = self._store.get(uploaded.source_uri)
         actual = hashlib.sha256(data).hexdigest()
         if actual != uploaded.sha256:
@@ -131,14 +122,34 @@ class OcrService:
         )
         started = time.perf_counter()
         result = self._engine.read(pages)
-        engine_seconds = time.perf_counter() - started
+        return self.remember(uploaded.sha256, result, time.perf_counter() - started)
+
+    def cached(self, uploaded: DocumentUploaded) -> OcrOutcome | None:
+        """The outcome of an earlier read of the same bytes by this engine, if any."""
+        hit = self._cache.get(uploaded.sha256, self._engine.fingerprint)
+        if hit is None:
+            return None
+        return OcrOutcome(
+            text_uri=hit.text_uri,
+            page_count=hit.page_count,
+            mean_confidence=hit.mean_confidence,
+            char_count=hit.char_count,
+            engine=self._engine.name,
+            engine_version=hit.engine_version,
+            cached=True,
+        )
+
+    def remember(self, sha256: str, result: OcrResult, engine_seconds: float) -> OcrOutcome:
+        """Store the engine's text and cache it under the content hash; raises
+        :class:`NoTextFoundError` when the engine found no words."""
+        fingerprint = self._engine.fingerprint
         if not result.text.strip() or result.word_count == 0:
             raise NoTextFoundError(
                 f"No text was found in the {result.page_count}-page document; "
                 "is it a photo of text, in focus and well lit?"
             )
         text_uri = self._store.put_text(
-            self._text_bucket, text_key(uploaded.sha256, fingerprint), result.text
+            self._text_bucket, text_key(sha256, fingerprint), result.text
         )
         entry = CachedText(
             text_uri=text_uri,
@@ -147,7 +158,7 @@ class OcrService:
             char_count=len(result.text),
             engine_version=result.engine_version,
         )
-        self._cache.put(uploaded.sha256, fingerprint, entry)
+        self._cache.put(sha256, fingerprint, entry)
         return OcrOutcome(
             text_uri=text_uri,
             page_count=result.page_count,

@@ -276,3 +276,25 @@ def test_missing_upload_is_unreadable(stack: Stack) -> None:
     run(uploaded_event("doc-000007", uri, data))
     (failed,) = stack.captured()
     assert failed["detail"]["reason_code"] == "unreadable"
+
+
+def test_each_reocr_replay_reads_once_more_and_backfilled_sources_are_kept(
+    stack: Stack,
+) -> None:
+    data = page_png()
+    uri = stack.upload("backfill/doc-000010/page.png", data)
+    run(uploaded_event("doc-000010", uri, data, keep_source=True))
+    assert [e["detail"]["cached"] for e in stack.captured()] == [False]
+    # an operator's object that a backfill pointed at is never deleted
+    assert stack.s3.list_objects_v2(Bucket=UPLOADS).get("KeyCount") == 1
+
+    def replayed(name: str) -> dict[str, Any]:
+        event = uploaded_event("doc-000010", uri, data, keep_source=True, reocr=True)
+        body = json.loads(event["Records"][0]["body"])
+        event["Records"][0]["body"] = json.dumps(body | {"replay-name": name})
+        return event
+
+    for name in ("replay-1", "replay-1", "replay-2"):
+        assert run(replayed(name)) == {"batchItemFailures": []}
+    # one fresh engine read per distinct --reocr replay, none for a duplicate of one
+    assert [e["detail"]["cached"] for e in stack.captured()] == [False, False]

@@ -13,11 +13,15 @@ Failure policy for one ``DocumentUploaded``:
 * a message that is not a ``DocumentUploaded`` at all is a contract bug, not user input: it
   is raised and ends in the DLQ where an operator sees it.
 
-Idempotency is keyed on the document (``[document_id, reocr]`` of the event detail, with the
-fixed prefix :data:`IDEMPOTENCY_KEY_PREFIX`), not on the event id: a duplicate delivery or a
-replay of the same event neither runs the engine nor publishes again. A replay that *should*
-re-emit downstream can call :func:`process_document` directly (no idempotency; the content
-cache still keeps the engine from running again).
+Idempotency is keyed on the document (``[document_id, round]``, with the fixed prefix
+:data:`IDEMPOTENCY_KEY_PREFIX`), not on the event id: a duplicate delivery or a replay of the
+same event neither runs the engine nor publishes again. ``round`` is empty unless the event
+asks to be read again (``reocr: true``, e.g. ``ocrpipe replay --reocr``): then it is the
+replay's name (or the event id), so each such replay reads the document exactly once more
+(:func:`ocrpipe.idempotency.processing_round`).
+
+Uploads are deleted once their outcome is published (``OCRPIPE_DELETE_UPLOADS_AFTER_OCR``),
+except objects a backfill pointed at (``keep_source``): those belong to the operator.
 
 Textract (``OCRPIPE_OCR_ENGINE=textract``, see :mod:`ocr.textract_jobs`): images are read
 synchronously as above; a PDF/TIFF starts a Textract job and nothing is published until
@@ -37,11 +41,6 @@ from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     process_partial_response,
-)
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -65,6 +64,7 @@ from ocrpipe import aws, topology
 from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope
 from ocrpipe.events import DocumentUploaded, OcrCompleted, OcrFailed
+from ocrpipe.idempotency import once_per_key, processing_round
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -74,7 +74,7 @@ logger = Logger(service="ocr")
 metrics = Metrics(namespace="ocrpipe", service="ocr")
 
 IDEMPOTENCY_KEY_PREFIX = "ocr.document"
-IDEMPOTENCY_KEY_JMESPATH = "[document_id, reocr]"
+IDEMPOTENCY_KEY_JMESPATH = "[document_id, round]"
 #: A Textract completion is handled once per job id.
 TEXTRACT_IDEMPOTENCY_KEY_PREFIX = "ocr.textract-job"
 TEXTRACT_IDEMPOTENCY_KEY_JMESPATH = "job_id"
@@ -199,7 +199,7 @@ def process_document(
             "engine_seconds": round(outcome.engine_seconds, 3),
         },
     )
-    if settings.delete_uploads_after_ocr:
+    if settings.delete_uploads_after_ocr and not uploaded.keep_source:
         try:
             service.discard_upload(uploaded)
         except Exception:  # the text is stored and announced; a leftover upload is harmless
@@ -258,25 +258,18 @@ def on_document_uploaded(event: dict[str, Any], context: LambdaContext) -> dict[
     settings = Settings()
     service = build_service(settings)
     publisher = EventPublisher(aws.client("events"), settings.bus_name)
-    config = IdempotencyConfig(
-        event_key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings.idempotency_expiry_s,
-    )
-    config.register_lambda_context(context)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.ocr_idempotency_table, boto3_client=aws.client("dynamodb")
-    )
 
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="detail",
-        persistence_store=persistence,
-        config=config,
+    @once_per_key(
+        table_name=settings.ocr_idempotency_table,
         key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
+        data_keyword_argument="detail",
+        expires_after_seconds=settings.idempotency_expiry_s,
+        context=context,
     )
     def process_once(*, detail: dict[str, Any], final_attempt: bool) -> dict[str, Any]:
         return process_document(
-            DocumentUploaded.model_validate(detail),
+            DocumentUploaded.model_validate(detail["event"]),
             settings=settings,
             service=service,
             publisher=publisher,
@@ -284,11 +277,15 @@ def on_document_uploaded(event: dict[str, Any], context: LambdaContext) -> dict[
         )
 
     def record_handler(record: SQSRecord) -> None:
-        uploaded = Envelope.from_sqs_body(record.body).expect(DocumentUploaded)
+        envelope = Envelope.from_sqs_body(record.body)
+        uploaded = envelope.expect(DocumentUploaded)
+        detail = {
+            "document_id": uploaded.document_id,
+            "round": processing_round(envelope, again=uploaded.reocr),
+            "event": uploaded.model_dump(mode="json"),
+        }
         try:
-            process_once(
-                detail=uploaded.model_dump(mode="json"), final_attempt=_is_final_attempt(record)
-            )
+            process_once(detail=detail, final_attempt=_is_final_attempt(record))
         except TextractThrottledError as exc:
             retry_later(record, exc)
             raise
@@ -390,21 +387,14 @@ def on_textract_completed(event: dict[str, Any], context: LambdaContext) -> dict
     # Textract even when the stage now runs Tesseract: a job started before a switch
     service = build_textract_service(settings)
     publisher = EventPublisher(aws.client("events"), settings.bus_name)
-    config = IdempotencyConfig(
-        event_key_jmespath=TEXTRACT_IDEMPOTENCY_KEY_JMESPATH,
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings.idempotency_expiry_s,
-    )
-    config.register_lambda_context(context)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.ocr_idempotency_table, boto3_client=aws.client("dynamodb")
-    )
 
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="notice",
-        persistence_store=persistence,
-        config=config,
+    @once_per_key(
+        table_name=settings.ocr_idempotency_table,
         key_prefix=TEXTRACT_IDEMPOTENCY_KEY_PREFIX,
+        key_jmespath=TEXTRACT_IDEMPOTENCY_KEY_JMESPATH,
+        data_keyword_argument="notice",
+        expires_after_seconds=settings.idempotency_expiry_s,
+        context=context,
     )
     def process_once(*, notice: dict[str, Any], final_attempt: bool) -> dict[str, Any]:
         return process_completion(

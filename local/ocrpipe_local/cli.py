@@ -386,10 +386,10 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
     event_types = replay_mod.parse_csv_args(args.event) or None
     if args.aws:
         return _replay_on_aws(args, window, consumers, event_types, out)
-    attached = active_stack()
-    if attached is not None:
+
+    def replay_on(stack: LocalStack) -> bool:
         report = replay_mod.replay_local(
-            attached,
+            stack,
             window=window,
             event_types=event_types,
             consumers=consumers,
@@ -398,22 +398,16 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
             name=args.name,
         )
         replay_mod.summarise(report, out)
-        drained = attached.drain(timeout=args.timeout)
+        return stack.drain(timeout=args.timeout)
+
+    attached = active_stack()
+    if attached is not None:
+        drained = replay_on(attached)
     else:
         with LocalStack(
             state_dir=args.state_dir, stage=args.stage, workers=_worker_counts(args.workers)
         ) as stack:
-            report = replay_mod.replay_local(
-                stack,
-                window=window,
-                event_types=event_types,
-                consumers=consumers,
-                reocr=args.reocr,
-                renotify=args.renotify,
-                name=args.name,
-            )
-            replay_mod.summarise(report, out)
-            drained = stack.drain(timeout=args.timeout)
+            drained = replay_on(stack)
     if not drained:
         print(f"ERROR: consumers still busy after {args.timeout:g} s", file=out)
         return 1

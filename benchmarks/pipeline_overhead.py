@@ -1,0 +1,312 @@
+"""Whole local pipeline vs plain ``tesseract``: throughput, overhead over engine time, word F1.
+
+    .venv/bin/python benchmarks/pipeline_overhead.py [--count 12] [--seed 0] [--keep DIR]
+
+Inputs: ``--count`` page images, copies of ``samples/clean-scan.png`` and
+``samples/phone-photo.jpg`` taken in turn. Each copy gets a metadata block naming the seed and
+its copy number (a PNG ``tEXt`` chunk, a JPEG ``COM`` segment), so the pixels are identical
+but every file's bytes, hence its SHA-256, differ and the OCR content-hash cache never hits.
+The same seed gives the same bytes.
+
+In one run, on the same files, it times:
+
+* ``raw``: one ``tesseract <img> stdout`` process per image, one after another, with
+  Tesseract's default threading (what a person gets from the CLI): ``T_raw``;
+* ``raw1``: the same with ``OMP_THREAD_LIMIT=1``: ``T_raw1``;
+* ``pipeline``: what ``ocrpipe process FILES --out DIR`` does, in this process, built from the
+  CLI's own functions (``ocrpipe_local.cli.upload``/``apply_events``/``write_outputs``) around
+  a ``LocalStack`` timed in three parts: start-up (emulator, provisioning, workers, HTTP API),
+  processing (every upload through the HTTP API and presigned POST until every document's
+  ``WordsCounted`` is archived and its text and counts are written to ``--out``), and
+  shut-down (queues drained, stack stopped). ``total`` is all three.
+
+Engine time is the ``engine_seconds`` the ocr handler logs per document ("document read",
+powertools JSON in ``<state-dir>/logs/functions.jsonl``): the time inside the OCR engine's
+``read`` (preprocessing, orientation check and Tesseract), summed over documents as ``Σeng``.
+The ocr consumer runs ``W`` workers (one per core), so the least wall time the engine work
+could take is ``Σeng / W``. Overhead is reported two ways, both over the processing part:
+
+* ``non-engine s/page`` = (processing wall - Σeng / W) / images: seconds per page the
+  pipeline adds around the engine (HTTP, S3, EventBridge, SQS polling, word count, ...);
+* ``wall / engine-bound`` = processing wall ÷ (Σeng / W): 1.00 means no overhead at all.
+
+``throughput ratio`` is pipeline pages/s ÷ raw pages/s (> 1: the pipeline is faster than one
+plain ``tesseract`` after another). Word F1 (bag of words vs ``samples/truth/<stem>.txt``,
+the tokenizer and F1 of ``benchmarks/ocr_quality.py``) is the mean over the images for the
+``raw`` output and the pipeline's ``<stem>.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.ocr_quality import f1
+from ocrpipe_local.cli import (
+    DEFAULT_TIMEOUT_S,
+    DocumentOutcome,
+    apply_events,
+    upload,
+    write_outputs,
+)
+from ocrpipe_local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = (ROOT / "samples" / "clean-scan.png", ROOT / "samples" / "phone-photo.jpg")
+TRUTH_DIR = ROOT / "samples" / "truth"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_with_text(data: bytes, text: str) -> bytes:
+    """The PNG with a ``tEXt`` Comment chunk right after IHDR (pixels unchanged)."""
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG starting with IHDR")
+    ihdr_end = 8 + 4 + 4 + struct.unpack(">I", data[8:12])[0] + 4
+    body = b"tEXt" + b"Comment\x00" + text.encode("latin-1")
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    return data[:ihdr_end] + chunk + data[ihdr_end:]
+
+
+def jpeg_with_comment(data: bytes, text: str) -> bytes:
+    """The JPEG with a ``COM`` segment after SOI and a leading APPn segment (pixels unchanged)."""
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG")
+    at = 2
+    if data[at] == 0xFF and 0xE0 <= data[at + 1] <= 0xEF:  # keep JFIF/Exif first
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    payload = text.encode("latin-1")
+    segment = b"\xff\xfe" + struct.pack(">H", len(payload) + 2) + payload
+    return data[:at] + segment + data[at:]
+
+
+@dataclass(frozen=True)
+class Input:
+    path: Path
+    truth: str
+
+
+def make_inputs(count: int, seed: int, directory: Path) -> list[Input]:
+    directory.mkdir(parents=True, exist_ok=True)
+    inputs = []
+    for index in range(count):
+        source = SOURCES[index % len(SOURCES)]
+        note = f"ocrpipe pipeline_overhead seed={seed} copy={index}"
+        data = source.read_bytes()
+        if source.suffix == ".png":
+            data = png_with_text(data, note)
+        else:
+            data = jpeg_with_comment(data, note)
+        path = directory / f"p{index:03d}-{source.stem}{source.suffix}"
+        path.write_bytes(data)
+        truth = (TRUTH_DIR / f"{source.stem}.txt").read_text(encoding="utf-8")
+        inputs.append(Input(path, truth))
+    return inputs
+
+
+def run_raw(paths: list[Path], *, single_thread: bool) -> tuple[list[str], float]:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_THREAD_LIMIT"}
+    if single_thread:
+        env["OMP_THREAD_LIMIT"] = "1"
+    texts = []
+    start = time.perf_counter()
+    for path in paths:
+        done = subprocess.run(
+            ["tesseract", str(path), "stdout"], capture_output=True, env=env, check=True
+        )
+        texts.append(done.stdout.decode("utf-8", "replace"))
+    return texts, time.perf_counter() - start
+
+
+@dataclass
+class PipelineRun:
+    startup_s: float
+    processing_s: float
+    shutdown_s: float
+    ocr_workers: int
+    outcomes: list[DocumentOutcome]
+    engine_s: dict[str, float]  # document_id -> engine_seconds (uncached reads only)
+    cached: int
+
+    @property
+    def total_s(self) -> float:
+        return self.startup_s + self.processing_s + self.shutdown_s
+
+
+def engine_seconds(functions_log: Path) -> tuple[dict[str, float], int]:
+    """``engine_seconds`` per document from the ocr handler's "document read" log lines."""
+    seconds: dict[str, float] = {}
+    cached = 0
+    for line in functions_log.read_text(encoding="utf-8").splitlines():
+        if '"engine_seconds"' not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("service") != "ocr" or "engine_seconds" not in record:
+            continue
+        if record.get("cached"):
+            cached += 1
+            continue
+        seconds[str(record["document_id"])] = float(record["engine_seconds"])
+    return seconds, cached
+
+
+def run_pipeline(paths: list[Path], out_dir: Path, state_dir: Path) -> PipelineRun:
+    outcomes = [DocumentOutcome(path=p) for p in paths]
+    start = time.perf_counter()
+    stack = LocalStack(state_dir=state_dir).start()
+    try:
+        started = time.perf_counter()
+        ocr_workers = sum(
+            n
+            for name, n in stack.worker_counts.items()
+            if stack.topology.consumers[name].service == "ocr"
+        )
+        session = requests.Session()
+        session.trust_env = False  # loopback only, as the CLI does
+        for outcome in outcomes:
+            upload(session, stack.api_url, outcome, {})
+        waiting = [o for o in outcomes if o.document_id and o.status == "pending"]
+        events = stack.wait_for([o.document_id for o in waiting], DEFAULT_TIMEOUT_S)
+        taken: set[str] = set()
+        for outcome in waiting:
+            apply_events(outcome, events.get(outcome.document_id, []))
+            if outcome.status == "counted":
+                write_outputs(stack, outcome, out_dir, taken)
+        processed = time.perf_counter()
+        stack.drain(timeout=60.0)
+    finally:
+        stack.stop()
+    stopped = time.perf_counter()
+    seconds, cached = engine_seconds(state_dir / "logs" / "functions.jsonl")
+    return PipelineRun(
+        startup_s=started - start,
+        processing_s=processed - started,
+        shutdown_s=stopped - processed,
+        ocr_workers=ocr_workers,
+        outcomes=outcomes,
+        engine_s=seconds,
+        cached=cached,
+    )
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def report(
+    inputs: list[Input],
+    raw: list[str],
+    raw_s: float,
+    raw1_s: float,
+    run: PipelineRun,
+    load: float,
+) -> int:
+    n = len(inputs)
+    ids = {o.document_id for o in run.outcomes}
+    engine_total = sum(s for d, s in run.engine_s.items() if d in ids)
+    engine_bound = engine_total / max(1, run.ocr_workers)
+    wall = run.processing_s
+
+    def row(name: str, seconds: float, note: str = "") -> None:
+        print(f"  {name:<40} {seconds:6.1f} s  {n / seconds:5.2f} pages/s  {note}".rstrip())
+
+    print(f"images: {n} (1 page each), 1-min load average before the run: {load:.2f}")
+    row("T_raw   tesseract, default threads", raw_s)
+    row("T_raw1  tesseract, OMP_THREAD_LIMIT=1", raw1_s)
+    row(
+        "pipeline total (incl. start/stop)",
+        run.total_s,
+        f"ratio {raw_s / run.total_s:.2f}x (vs raw1 {raw1_s / run.total_s:.2f}x)",
+    )
+    row(
+        "pipeline processing (excl. start/stop)",
+        wall,
+        f"ratio {raw_s / wall:.2f}x (vs raw1 {raw1_s / wall:.2f}x)",
+    )
+    print(
+        f"  pipeline start-up {run.startup_s:.1f} s, processing {wall:.1f} s, "
+        f"shut-down {run.shutdown_s:.1f} s"
+    )
+    print(
+        f"engine: Σeng {engine_total:.1f} s over {len(run.engine_s)} reads "
+        f"({engine_total / n:.2f} s/page), W = {run.ocr_workers} ocr workers, "
+        f"engine-bound wall Σeng/W = {engine_bound:.1f} s"
+    )
+    if engine_bound:
+        print(
+            f"overhead: non-engine s/page = (processing - Σeng/W) / images = "
+            f"{(wall - engine_bound) / n:.2f} s; "
+            f"wall / engine-bound = processing ÷ (Σeng/W) = {wall / engine_bound:.2f}"
+        )
+    print("ratio = pipeline pages/s ÷ raw pages/s (> 1: pipeline faster); vs raw1: ÷ T_raw1's")
+
+    texts = []
+    for outcome in run.outcomes:
+        text_file = next((Path(p) for p in outcome.outputs if p.endswith(".txt")), None)
+        texts.append(text_file.read_text(encoding="utf-8") if text_file else "")
+    raw_f1 = mean([f1(i.truth, t) for i, t in zip(inputs, raw, strict=True)])
+    our_f1 = mean([f1(i.truth, t) for i, t in zip(inputs, texts, strict=True)])
+    print(f"mean word F1 vs samples/truth: raw {raw_f1:.3f}, pipeline {our_f1:.3f}")
+
+    bad = [o for o in run.outcomes if o.status != "counted"]
+    for o in bad:
+        print(f"NOT COUNTED: {o.path.name}: {o.status} {o.reason}", file=sys.stderr)
+    if run.cached:
+        print(f"WARNING: {run.cached} OCR cache hit(s); engine time undercounted", file=sys.stderr)
+    if len(run.engine_s) != n:
+        print(f"WARNING: engine_seconds found for {len(run.engine_s)} of {n}", file=sys.stderr)
+    return 1 if bad or run.cached else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=12, help="page images (default 12)")
+    parser.add_argument("--seed", type=int, default=0, help="written into each copy's bytes")
+    parser.add_argument(
+        "--keep", type=Path, help="keep inputs, outputs and pipeline state here (else temp)"
+    )
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be >= 1")
+    if shutil.which("tesseract") is None:
+        print("tesseract is not on PATH", file=sys.stderr)
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="ocrpipe-bench-") as tmp:
+        base = args.keep or Path(tmp)
+        if args.keep and base.exists() and any(base.iterdir()):
+            parser.error(f"--keep {base} is not empty")
+        load = os.getloadavg()[0]
+        inputs = make_inputs(args.count, args.seed, base / "inputs")
+        paths = [i.path for i in inputs]
+        print(f"raw tesseract on {len(paths)} images…", file=sys.stderr, flush=True)
+        raw, raw_s = run_raw(paths, single_thread=False)
+        _, raw1_s = run_raw(paths, single_thread=True)
+        print("pipeline…", file=sys.stderr, flush=True)
+        run = run_pipeline(paths, base / "out", base / "state")
+        if args.keep:
+            raw_dir = base / "raw"
+            raw_dir.mkdir()
+            for path, text in zip(paths, raw, strict=True):
+                (raw_dir / f"{path.stem}.txt").write_text(text, encoding="utf-8")
+        return report(inputs, raw, raw_s, raw1_s, run, load)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

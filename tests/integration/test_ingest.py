@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -35,6 +34,8 @@ from ocrpipe.bus import EventPublisher, PublishError
 from ocrpipe.envelope import Envelope
 from ocrpipe.events import DocumentRejected, DocumentUploaded
 from ocrpipe.topology import Place
+from tests import lambda_shapes
+from tests.lambda_shapes import lambda_context
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ PLACE = Place(stage="test")
 BUCKET = PLACE.name("bucket", service="ingest")
 TABLE = PLACE.name("table", service="ingest")
 BUS = PLACE.name("bus")
-CONTEXT: Any = SimpleNamespace(function_name="ingest", aws_request_id="req-1")
+FUNCTION = "ingest"
 EMAIL = "private.person@example.com"
 
 
@@ -168,7 +169,7 @@ def http_event(body: Any, *, path: str = "/uploads", method: str = "POST") -> di
 
 
 def call_api(body: Any, **kw: Any) -> tuple[int, dict[str, Any]]:
-    response = handlers.api(http_event(body, **kw), CONTEXT)
+    response = handlers.api(http_event(body, **kw), lambda_context(FUNCTION))
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -204,28 +205,11 @@ def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 
 def sqs_event(bodies: list[str], queue_arn: str) -> dict[str, Any]:
-    """The Lambda event an SQS event source mapping delivers."""
-    return {
-        "Records": [
-            {
-                "messageId": f"m{index}",
-                "receiptHandle": f"rh{index}",
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1767225600000",
-                    "SenderId": "events.amazonaws.com",
-                    "ApproximateFirstReceiveTimestamp": "1767225600000",
-                },
-                "messageAttributes": {},
-                "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-            for index, body in enumerate(bodies)
-        ]
-    }
+    """The Lambda event an SQS event source mapping delivers; message ids m0, m1, ..."""
+    event = lambda_shapes.sqs_event(*bodies, queue_arn=queue_arn)
+    for index, record in enumerate(event["Records"]):
+        record["messageId"] = f"m{index}"
+    return event
 
 
 def object_created_bodies(stack: Stack) -> list[str]:
@@ -234,7 +218,9 @@ def object_created_bodies(stack: Stack) -> list[str]:
 
 def deliver(stack: Stack, bodies: list[str]) -> list[str]:
     """Invoke the consumer; the message ids it reported as failed."""
-    response = handlers.on_object_created(sqs_event(bodies, stack.uploads_queue_arn), CONTEXT)
+    response = handlers.on_object_created(
+        sqs_event(bodies, stack.uploads_queue_arn), lambda_context(FUNCTION)
+    )
     return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 

@@ -8,7 +8,6 @@ import email
 import email.policy
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +30,7 @@ from ocrpipe.events import (
     WordCount,
     WordsCounted,
 )
+from tests.lambda_shapes import envelope_body, lambda_context, sqs_event
 
 pytestmark = pytest.mark.integration
 
@@ -42,64 +42,21 @@ SENDER = "ocrpipe@example.com"
 ADDRESS = "private.person@example.org"
 SECRET = "webhook-secret-for-tests"
 ACCOUNT = "123456789012"  # moto's default account
-
-
-class Context:
-    function_name = "ocrpipe-test-notify"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "rh",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:ocrpipe-test-notify",
-                "awsRegion": REGION,
-            }
-            for body in bodies
-        ]
-    }
-
-
-def envelope(event: DomainEvent) -> str:
-    return json.dumps(
-        {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": event.DETAIL_TYPE,
-            "source": event.SOURCE,
-            "time": "2024-01-01T00:00:00Z",
-            "region": REGION,
-            "resources": [],
-            "detail": json.loads(event.model_dump_json()),
-        }
-    )
+FUNCTION = "ocrpipe-test-notify"
 
 
 def failing_ids(*events: DomainEvent) -> list[int]:
     """Handle ``events`` plus one that succeeds (powertools raises when a whole batch fails);
     the positions of the records reported as failed, for the queue to retry."""
-    batch = sqs_event(*(envelope(e) for e in (*events, rejected("doc-filler-0001", None))))
-    response = handlers.on_outcome(batch, Context())
+    batch = sqs_event(*(envelope_body(e) for e in (*events, rejected("doc-filler-0001", None))))
+    response = handlers.on_outcome(batch, lambda_context(FUNCTION))
     ids = [r["messageId"] for r in batch["Records"]]
     return [ids.index(f["itemIdentifier"]) for f in response["batchItemFailures"]]
 
 
 def handle(*events: DomainEvent) -> dict[str, Any]:
     response: dict[str, Any] = handlers.on_outcome(
-        sqs_event(*(envelope(e) for e in events)), Context()
+        sqs_event(*(envelope_body(e) for e in events)), lambda_context(FUNCTION)
     )
     return response
 
@@ -326,11 +283,12 @@ def test_renotify_replay_sends_once_more_per_replay(cloud: Aws, outbox: Path) ->
     again = event.model_copy(update={"renotify": True})
 
     def replayed(name: str) -> str:
-        body = json.loads(envelope(again))
-        return json.dumps(body | {"replay-name": name})
+        return envelope_body(again, replay_name=name)
 
     for body in (replayed("replay-1"), replayed("replay-1"), replayed("replay-2")):
-        assert handlers.on_outcome(sqs_event(body), Context()) == {"batchItemFailures": []}
+        assert handlers.on_outcome(sqs_event(body), lambda_context(FUNCTION)) == {
+            "batchItemFailures": []
+        }
     # the first delivery, then one per distinct replay; a duplicate of a replay is skipped
     assert len(cloud.sent()) == 3
     assert [p["detail-type"] for p in cloud.published()] == ["NotificationSent"] * 3
@@ -441,8 +399,8 @@ def test_other_events_are_not_outcomes(cloud: Aws) -> None:
     body = json.dumps(
         {"source": "ocrpipe.ocr", "detail-type": "OcrCompleted", "detail": {"document_id": "d" * 8}}
     )
-    other = envelope(rejected("doc-fine-00001", None))
-    response = handlers.on_outcome(sqs_event(body, other), Context())
+    other = envelope_body(rejected("doc-fine-00001", None))
+    response = handlers.on_outcome(sqs_event(body, other), lambda_context(FUNCTION))
     assert len(response["batchItemFailures"]) == 1
 
 

@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocrpipe import aws
 from ocrpipe.events import DocumentUploaded, Recipient
+from tests.lambda_shapes import envelope_body, lambda_context, queue_arn, sqs_event
 
 pytestmark = [
     pytest.mark.integration,
@@ -53,17 +53,6 @@ def page_png() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-@dataclass
-class Context:
-    function_name: str = "ocr-on-document-uploaded"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ocr"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
 
 
 @dataclass
@@ -134,9 +123,15 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 
 def uploaded_event(
-    doc_id: str, uri: str, data: bytes, *, receive_count: int = 1, **extra: Any
+    doc_id: str,
+    uri: str,
+    data: bytes,
+    *,
+    receive_count: int = 1,
+    replay_name: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    detail = DocumentUploaded(
+    event = DocumentUploaded(
         document_id=doc_id,
         source_uri=uri,
         content_type="image/png",
@@ -146,43 +141,15 @@ def uploaded_event(
         filename="my scan ü.png",
         recipient=Recipient(channel="email", ciphertext="c2VjcmV0"),
         **extra,
-    ).model_dump(mode="json")
-    envelope = {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "source": "ocrpipe.ingest",
-        "detail-type": "DocumentUploaded",
-        "time": "2026-01-01T00:00:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "rh",
-                "body": json.dumps(envelope),
-                "attributes": {
-                    "ApproximateReceiveCount": str(receive_count),
-                    "SentTimestamp": "0",
-                    "SenderId": "x",
-                    "ApproximateFirstReceiveTimestamp": "0",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "x",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:ocrpipe-test-ocr",
-                "awsRegion": REGION,
-            }
-        ]
-    }
+    )
+    body = envelope_body(event, replay_name=replay_name)
+    return sqs_event(body, receive_count=receive_count, queue_arn=queue_arn("ocrpipe-test-ocr"))
 
 
 def run(event: dict[str, Any]) -> dict[str, Any]:
     from ocr.handlers import on_document_uploaded
 
-    result: dict[str, Any] = on_document_uploaded(event, Context())
+    result: dict[str, Any] = on_document_uploaded(event, lambda_context("ocr-on-document-uploaded"))
     return result
 
 
@@ -289,10 +256,9 @@ def test_each_reocr_replay_reads_once_more_and_backfilled_sources_are_kept(
     assert stack.s3.list_objects_v2(Bucket=UPLOADS).get("KeyCount") == 1
 
     def replayed(name: str) -> dict[str, Any]:
-        event = uploaded_event("doc-000010", uri, data, keep_source=True, reocr=True)
-        body = json.loads(event["Records"][0]["body"])
-        event["Records"][0]["body"] = json.dumps(body | {"replay-name": name})
-        return event
+        return uploaded_event(
+            "doc-000010", uri, data, keep_source=True, reocr=True, replay_name=name
+        )
 
     for name in ("replay-1", "replay-1", "replay-2"):
         assert run(replayed(name)) == {"batchItemFailures": []}

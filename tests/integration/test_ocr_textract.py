@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from ocr.engines.textract import TextractEngine
 from ocr.textract_jobs import client_request_token
 from ocrpipe import aws
 from ocrpipe.events import DocumentUploaded, Recipient
+from tests.lambda_shapes import envelope_body, lambda_context, queue_arn, received_event
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +39,7 @@ ACCOUNT = "123456789012"
 UPLOADS = "ocrpipe-test-ingest-123456789012-us-east-1"
 OCR_BUCKET = "ocrpipe-test-ocr-123456789012-us-east-1"
 BUS = "ocrpipe-test"
+FUNCTION = "ocr"
 OCR_TABLE = "ocrpipe-test-ocr"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/ocrpipe/test/ocr/textract-publish"
 RECIPIENT = Recipient(channel="email", ciphertext="c2VjcmV0")
@@ -87,17 +88,6 @@ def pdf(pages: int = 2) -> bytes:
     buffer = io.BytesIO()
     images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:])
     return buffer.getvalue()
-
-
-@dataclass
-class Context:
-    function_name: str = "ocr"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ocr"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
 
 
 @dataclass
@@ -251,51 +241,16 @@ def uploaded(
     )
 
 
-def envelope(event: DocumentUploaded) -> str:
-    return json.dumps(
-        {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "source": "ocrpipe.ingest",
-            "detail-type": "DocumentUploaded",
-            "time": "2026-01-01T00:00:00Z",
-            "region": REGION,
-            "resources": [],
-            "detail": event.model_dump(mode="json"),
-        }
-    )
-
-
 def sqs_event(messages: list[dict[str, Any]], queue_name: str) -> dict[str, Any]:
     """The Lambda event for messages really received from a moto queue."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {
-                    "ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"],
-                    "SentTimestamp": m["Attributes"]["SentTimestamp"],
-                    "SenderId": "x",
-                    "ApproximateFirstReceiveTimestamp": "0",
-                },
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}",
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
+    return received_event(messages, queue_arn=queue_arn(queue_name))
 
 
 def deliver_upload(stack: Stack, event: DocumentUploaded) -> tuple[dict[str, Any], Any]:
     """Send the event through the real ocr queue, receive it, run the handler."""
     from ocr.handlers import on_document_uploaded
 
-    stack.sqs.send_message(QueueUrl=stack.ocr_queue_url, MessageBody=envelope(event))
+    stack.sqs.send_message(QueueUrl=stack.ocr_queue_url, MessageBody=envelope_body(event))
     messages = stack.receive(stack.ocr_queue_url)
     assert len(messages) == 1
     return sqs_event(messages, "ocrpipe-test-ocr"), on_document_uploaded
@@ -311,7 +266,7 @@ def settle(stack: Stack, url: str, lambda_event: dict[str, Any], result: dict[st
 
 def run_upload(stack: Stack, event: DocumentUploaded) -> dict[str, Any]:
     lambda_event, handler = deliver_upload(stack, event)
-    result: dict[str, Any] = handler(lambda_event, Context())
+    result: dict[str, Any] = handler(lambda_event, lambda_context(FUNCTION))
     settle(stack, stack.ocr_queue_url, lambda_event, result)
     return result
 
@@ -322,7 +277,7 @@ def run_completions(stack: Stack) -> tuple[dict[str, Any], list[dict[str, Any]]]
     messages = stack.receive(stack.completion_url)
     assert messages, "no completion notice on the queue"
     event = sqs_event(messages, "ocrpipe-test-textract-completed")
-    result: dict[str, Any] = on_textract_completed(event, Context())
+    result: dict[str, Any] = on_textract_completed(event, lambda_context(FUNCTION))
     settle(stack, stack.completion_url, event, result)
     return result, messages
 
@@ -422,7 +377,7 @@ def test_throttled_detect_is_delayed_through_the_queue_then_succeeds(stack: Stac
         # the upload handler fails the whole batch when its only record fails (as for any
         # engine error); the record is retried by the queue
         with pytest.raises(BatchProcessingError, match="too busy"):
-            handler(lambda_event, Context())
+            handler(lambda_event, lambda_context(FUNCTION))
         stub.assert_no_pending_responses()
     assert stack.captured() == []
     # the queue's visibility timeout is 0: only the handler's backoff hides the record now
@@ -444,7 +399,7 @@ def test_throttled_detect_is_delayed_through_the_queue_then_succeeds(stack: Stac
                 }
             },
         )
-        result = handler(sqs_event([again], "ocrpipe-test-ocr"), Context())
+        result = handler(sqs_event([again], "ocrpipe-test-ocr"), lambda_context(FUNCTION))
     assert result == {"batchItemFailures": []}
     (completed,) = stack.captured()
     assert completed["detail-type"] == "OcrCompleted"
@@ -457,7 +412,7 @@ def test_throttled_on_the_last_delivery_tells_the_person(stack: Stack) -> None:
     lambda_event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "3"  # max_receive_count
     with textract_stub() as stub:
         stub.add_client_error("detect_document_text", service_error_code="ThrottlingException")
-        assert handler(lambda_event, Context()) == {"batchItemFailures": []}
+        assert handler(lambda_event, lambda_context(FUNCTION)) == {"batchItemFailures": []}
     (failed,) = stack.captured()
     assert failed["detail"]["reason_code"] == "engine_error"
     assert "too busy" in failed["detail"]["reason"]
@@ -529,9 +484,11 @@ def test_duplicate_completion_notice_publishes_once(
     run_upload(stack, uploaded("doc-tx-0103", uri, data, content_type="application/pdf"))
     messages = stack.receive(stack.completion_url)
     event = sqs_event(messages, "ocrpipe-test-textract-completed")
-    assert on_textract_completed(event, Context()) == {"batchItemFailures": []}
+    assert on_textract_completed(event, lambda_context(FUNCTION)) == {"batchItemFailures": []}
     assert len(stack.captured()) == 1
-    assert on_textract_completed(event, Context()) == {"batchItemFailures": []}  # redelivered
+    assert on_textract_completed(event, lambda_context(FUNCTION)) == {
+        "batchItemFailures": []
+    }  # redelivered
     assert stack.captured() == []
 
 
@@ -592,7 +549,7 @@ def test_completion_pages_through_results_with_next_token(stack: Stack) -> None:
                 expected["NextToken"] = f"token-{n}"
             stub.add_response("get_document_text_detection", response, expected)
         result = on_textract_completed(
-            sqs_event(messages, "ocrpipe-test-textract-completed"), Context()
+            sqs_event(messages, "ocrpipe-test-textract-completed"), lambda_context(FUNCTION)
         )
         stub.assert_no_pending_responses()
     assert result == {"batchItemFailures": []}
@@ -623,7 +580,7 @@ def test_throttled_completion_is_a_batch_item_failure_with_backoff_then_succeeds
             service_error_code="ProvisionedThroughputExceededException",
             http_status_code=400,
         )
-        result = on_textract_completed(event, Context())
+        result = on_textract_completed(event, lambda_context(FUNCTION))
         stub.assert_no_pending_responses()
     assert result == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
     assert stack.captured() == []
@@ -643,7 +600,7 @@ def test_throttled_completion_is_a_batch_item_failure_with_backoff_then_succeeds
             {"JobId": "job-0106", "MaxResults": 1000},
         )
         result = on_textract_completed(
-            sqs_event([again], "ocrpipe-test-textract-completed"), Context()
+            sqs_event([again], "ocrpipe-test-textract-completed"), lambda_context(FUNCTION)
         )
     assert result == {"batchItemFailures": []}
     (completed,) = stack.captured()
@@ -690,7 +647,9 @@ def test_failed_job_reason_carries_textracts_status_message(stack: Stack) -> Non
             {"JobStatus": "FAILED", "StatusMessage": "Request has unsupported document format"},
             {"JobId": "job-0108", "MaxResults": ANY},
         )
-        on_textract_completed(sqs_event(messages, "ocrpipe-test-textract-completed"), Context())
+        on_textract_completed(
+            sqs_event(messages, "ocrpipe-test-textract-completed"), lambda_context(FUNCTION)
+        )
     (failed,) = stack.captured()
     assert failed["detail"]["reason"] == (
         "Amazon Textract could not read the document: Request has unsupported document format."
@@ -737,7 +696,7 @@ def test_unknown_job_is_acknowledged_and_nothing_published(stack: Stack) -> None
     messages = stack.receive(stack.completion_url)
     with textract_stub() as stub:
         result = on_textract_completed(
-            sqs_event(messages, "ocrpipe-test-textract-completed"), Context()
+            sqs_event(messages, "ocrpipe-test-textract-completed"), lambda_context(FUNCTION)
         )
         stub.assert_no_pending_responses()
     assert result == {"batchItemFailures": []}

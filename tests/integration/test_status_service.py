@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -20,6 +19,7 @@ from ocrpipe.bus import EventPublisher
 from status import handlers
 from status.read_model import Stage
 from status.store import StatusStore
+from tests.lambda_shapes import lambda_context, received_event
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +27,7 @@ PLACE = topology.Place(stage="test", account="123456789012", region="us-east-1")
 BUS = PLACE.name("bus")
 TABLE = PLACE.name("table", service="status")
 QUEUE = PLACE.name("queue", consumer="status")
+FUNCTION = "ocrpipe-test-status"
 DOC = "doc-" + "c" * 20
 TOKEN = "tok-" + uuid.uuid4().hex
 TOKEN_SHA = hashlib.sha256(TOKEN.encode()).hexdigest()
@@ -82,19 +83,6 @@ def lifecycle(doc: str = DOC) -> list[events.DomainEvent]:
     ]
 
 
-class Context(LambdaContext):
-    def __init__(self) -> None:
-        self._function_name = "ocrpipe-test-status"
-        self._memory_limit_in_mb = 256
-        self._invoked_function_arn = (
-            "arn:aws:lambda:us-east-1:123456789012:function:ocrpipe-test-status"
-        )
-        self._aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
-        return 60_000
-
-
 class Stack:
     def __init__(self) -> None:
         self.ddb = aws.client("dynamodb")
@@ -143,28 +131,13 @@ class Stack:
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
         ).get("Messages", [])
-        return {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": {},
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": self.queue_arn,
-                    "awsRegion": "us-east-1",
-                }
-                for m in messages
-            ]
-        }
+        return received_event(messages, queue_arn=self.queue_arn)
 
     def drain(self) -> int:
         """Run the consumer over everything queued, as Lambda would; returns messages handled."""
         handled = 0
         while (batch := self.receive_batch())["Records"]:
-            response = handlers.on_event(batch, Context())
+            response = handlers.on_event(batch, lambda_context(FUNCTION))
             assert response == {"batchItemFailures": []}
             for record in batch["Records"]:
                 self.sqs.delete_message(
@@ -255,7 +228,9 @@ def test_status_follows_a_document_from_events_on_the_bus(stack, capsys):
         stack.publish(event)
     assert stack.drain() == len(shuffled)
 
-    response = handlers.api(http_get(DOC, headers={"authorization": f"Bearer {TOKEN}"}), Context())
+    response = handlers.api(
+        http_get(DOC, headers={"authorization": f"Bearer {TOKEN}"}), lambda_context(FUNCTION)
+    )
     assert response["statusCode"] == 200
     assert response["headers"]["cache-control"] == "no-store"
     body = json.loads(response["body"])
@@ -269,16 +244,16 @@ def test_status_follows_a_document_from_events_on_the_bus(stack, capsys):
     assert "access_token_sha256" not in body
     assert TOKEN_SHA not in response["body"]
 
-    by_query = handlers.api(http_get(DOC, query={"token": TOKEN}), Context())
+    by_query = handlers.api(http_get(DOC, query={"token": TOKEN}), lambda_context(FUNCTION))
     assert json.loads(by_query["body"]) == body
 
     # Refusals are indistinguishable from an unknown document.
-    assert handlers.api(http_get(DOC), Context()) == NOT_FOUND
+    assert handlers.api(http_get(DOC), lambda_context(FUNCTION)) == NOT_FOUND
     wrong = http_get(DOC, headers={"authorization": "Bearer nope"})
-    assert handlers.api(wrong, Context()) == NOT_FOUND
+    assert handlers.api(wrong, lambda_context(FUNCTION)) == NOT_FOUND
     unknown = http_get("doc-unknown-000000", headers={"authorization": f"Bearer {TOKEN}"})
-    assert handlers.api(unknown, Context()) == NOT_FOUND
-    assert handlers.api(http_get(DOC, method="POST"), Context())["statusCode"] == 405
+    assert handlers.api(unknown, lambda_context(FUNCTION)) == NOT_FOUND
+    assert handlers.api(http_get(DOC, method="POST"), lambda_context(FUNCTION))["statusCode"] == 405
 
     # Stored once per document, version counts real changes only (duplicates wrote nothing).
     item = stack.item(DOC)
@@ -321,7 +296,7 @@ def test_bad_messages_succeed_and_only_transient_failures_are_retried(stack, mon
         "_store",
         lambda settings: StatusStore(ThrottlingDynamoDB(), settings.status_table),  # type: ignore[arg-type]
     )
-    response = handlers.on_event(batch, Context())
+    response = handlers.on_event(batch, lambda_context(FUNCTION))
 
     throttled_ids = [
         r["messageId"] for r in batch["Records"] if "doc-throttled-000001" in r["body"]
@@ -330,7 +305,7 @@ def test_bad_messages_succeed_and_only_transient_failures_are_retried(stack, mon
     assert stack.item(DOC)["stage"] == {"S": "uploaded"}
     # A batch in which every record fails transiently is reported, not raised.
     only_throttled = {"Records": [r for r in batch["Records"] if r["messageId"] in throttled_ids]}
-    assert handlers.on_event(only_throttled, Context()) == response
+    assert handlers.on_event(only_throttled, lambda_context(FUNCTION)) == response
 
     out = capsys.readouterr().out
     emitted = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
@@ -381,4 +356,4 @@ def test_expired_records_are_not_served(stack, monkeypatch):
     stack.drain()
     assert stack.item(DOC)["stage"] == {"S": "uploaded"}  # TTL deletes lazily
     authorised = http_get(DOC, headers={"authorization": f"Bearer {TOKEN}"})
-    assert handlers.api(authorised, Context()) == NOT_FOUND
+    assert handlers.api(authorised, lambda_context(FUNCTION)) == NOT_FOUND

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from ocrpipe.events import OcrCompleted, Recipient
+from tests.lambda_shapes import envelope_body, lambda_context, sqs_event
 from wordcount import handlers
 from wordcount.words import WORD_RULE_VERSION
 
@@ -24,51 +24,7 @@ TEXT_BUCKET = "ocrpipe-test-ocr-123456789012-us-east-1"
 RESULT_BUCKET = "ocrpipe-test-wordcount-123456789012-us-east-1"
 TABLE = "ocrpipe-test-wordcount-idempotency"
 SHA = "b" * 64
-
-
-class Context:
-    function_name = "ocrpipe-test-wordcount"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "rh",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:ocrpipe-test-wordcount",
-                "awsRegion": REGION,
-            }
-            for body in bodies
-        ]
-    }
-
-
-def envelope(event: OcrCompleted) -> str:
-    # as EventBridge delivers it to SQS under moto: no "account"
-    return json.dumps(
-        {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": event.DETAIL_TYPE,
-            "source": event.SOURCE,
-            "time": "2024-01-01T00:00:00Z",
-            "region": REGION,
-            "resources": [],
-            "detail": json.loads(event.model_dump_json()),
-        }
-    )
+FUNCTION = "ocrpipe-test-wordcount"
 
 
 def completed(document_id: str, key: str, **extra: Any) -> OcrCompleted:
@@ -152,8 +108,10 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
 
 def handle(*events: OcrCompleted | str) -> dict[str, Any]:
-    bodies = [e if isinstance(e, str) else envelope(e) for e in events]
-    response: dict[str, Any] = handlers.on_ocr_completed(sqs_event(*bodies), Context())
+    bodies = [e if isinstance(e, str) else envelope_body(e) for e in events]
+    response: dict[str, Any] = handlers.on_ocr_completed(
+        sqs_event(*bodies), lambda_context(FUNCTION)
+    )
     return response
 
 
@@ -284,9 +242,9 @@ def test_missing_text_fails_the_record_and_a_retry_counts(cloud: Aws) -> None:
     event = completed("doc-missing-1", "text/not-yet.txt")
     other = completed("doc-present-1", "text/present.txt")
     cloud.put_text("text/present.txt", b"fine")
-    batch = sqs_event(envelope(event), envelope(other))
+    batch = sqs_event(envelope_body(event), envelope_body(other))
 
-    response = handlers.on_ocr_completed(batch, Context())
+    response = handlers.on_ocr_completed(batch, lambda_context(FUNCTION))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
     assert [p["detail"]["document_id"] for p in cloud.published()] == ["doc-present-1"]
@@ -303,5 +261,5 @@ def test_other_event_types_fail_the_record(cloud: Aws) -> None:
     batch = sqs_event(body, "not json")
     # every record failed: powertools raises, so Lambda retries the whole batch (-> DLQ)
     with pytest.raises(BatchProcessingError, match="All records failed"):
-        handlers.on_ocr_completed(batch, Context())
+        handlers.on_ocr_completed(batch, lambda_context(FUNCTION))
     assert cloud.published() == []

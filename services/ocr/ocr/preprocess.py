@@ -268,7 +268,10 @@ def estimate_x_height(gray: Image.Image) -> float | None:
     line's densest row are its x-height band. Runs much thinner than the typical line
     (rules, dashes, underlines, specks) are left out.
     """
-    mask, factor = _ink_mask(central(gray), 2000)
+    return _x_height(*_ink_mask(central(gray), 2000))
+
+
+def _x_height(mask: NDArray[np.bool_], factor: float) -> float | None:
     rows = mask.mean(axis=1).astype(np.float32)
     runs = [(a, b) for a, b in _line_runs(rows) if b - a >= 3]
     if len(runs) < 2:
@@ -347,7 +350,10 @@ def prepare(
         skew = estimate_skew(gray, options.max_skew_deg)
     if options.deskew and abs(skew) >= 0.3:
         gray = rotate(gray, skew)
-    x_height = estimate_x_height(gray)
+    # One ink mask serves both the x-height and (unless the page is enlarged) the
+    # ascender balance: it is the same image, so measuring it twice would be wasted work.
+    mask, factor = _ink_mask(central(gray), 2000)
+    x_height = _x_height(mask, factor)
     scale = upscale_factor(x_height, gray.size, options) if options.upscale else 1.0
     effective_dpi = dpi or 300.0
     if scale > 1.0:
@@ -357,7 +363,7 @@ def prepare(
         effective_dpi *= scale
     if options.orient:
         # Small text is too coarse for the ascender test: leave it to the engine's OSD.
-        balance = ascender_balance(gray)
+        balance = ascender_balance(gray) if scale > 1.0 else _ascender_balance(mask)
         if x_height is not None and x_height < options.min_x_height_px:
             balance = 0.0
         unsure = abs(balance) < FLIP_BALANCE

@@ -87,3 +87,20 @@ def received_event(
 def lambda_context(function_name: str, *, timeout_s: float = 600.0) -> LocalLambdaContext:
     """A fresh Lambda context (new request id; remaining time counts down from now)."""
     return LocalLambdaContext(function_name, timeout_s=timeout_s, account=ACCOUNT, region=REGION)
+
+
+def drain_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Receive and delete every message waiting in a (capture) queue."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        messages.extend(batch)
+
+
+def drain_bodies(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """The JSON bodies (e.g. EventBridge envelopes) of every message waiting in a queue."""
+    return [json.loads(m["Body"]) for m in drain_messages(sqs, queue_url)]

@@ -21,6 +21,7 @@ import ocrpipe.aws
 from ingest.backfill import backfill_document_id
 from ingest.handlers import on_batch_operation
 from ocrpipe_local.lambda_events import LocalLambdaContext
+from tests import lambda_shapes
 
 pytestmark = pytest.mark.integration
 
@@ -68,15 +69,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         yield {"s3": s3, "sqs": sqs, "queue": url}
 
 
-def _published(sqs: Any, url: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return found
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+_published = lambda_shapes.drain_bodies
 
 
 def _invoke(tasks: list[dict[str, Any]], **job: Any) -> dict[str, Any]:

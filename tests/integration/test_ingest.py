@@ -193,15 +193,7 @@ def post_file(ticket: dict[str, Any], data: bytes) -> None:
     assert response.status_code in (200, 201, 204), response.text
 
 
-def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return messages
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        messages.extend(batch)
+drain = lambda_shapes.drain_messages
 
 
 def sqs_event(bodies: list[str], queue_arn: str) -> dict[str, Any]:

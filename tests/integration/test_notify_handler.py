@@ -30,6 +30,7 @@ from ocrpipe.events import (
     WordCount,
     WordsCounted,
 )
+from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, sqs_event
 
 pytestmark = pytest.mark.integration
@@ -115,15 +116,7 @@ class Aws:
         return list(ses_backends[ACCOUNT][REGION].sent_messages)
 
     def published(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
-            messages = got.get("Messages", [])
-            if not messages:
-                return found
-            for m in messages:
-                found.append(json.loads(m["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return lambda_shapes.drain_bodies(self.sqs, self.queue_url)
 
     def idempotency_items(self) -> list[dict[str, Any]]:
         return self.dynamodb.scan(TableName=TABLE)["Items"]

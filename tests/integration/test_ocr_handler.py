@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocrpipe import aws
 from ocrpipe.events import DocumentUploaded, Recipient
+from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, queue_arn, sqs_event
 
 pytestmark = [
@@ -66,17 +67,7 @@ class Stack:
         return f"s3://{UPLOADS}/{key}"
 
     def captured(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10)
-            messages = got.get("Messages", [])
-            if not messages:
-                return out
-            for message in messages:
-                out.append(json.loads(message["Body"]))
-                self.sqs.delete_message(
-                    QueueUrl=self.capture_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        return lambda_shapes.drain_bodies(self.sqs, self.capture_url)
 
 
 @pytest.fixture

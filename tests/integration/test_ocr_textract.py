@@ -30,6 +30,7 @@ from ocr.engines.textract import TextractEngine
 from ocr.textract_jobs import client_request_token
 from ocrpipe import aws
 from ocrpipe.events import DocumentUploaded, Recipient
+from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, queue_arn, received_event
 
 pytestmark = pytest.mark.integration
@@ -104,17 +105,7 @@ class Stack:
         return f"s3://{UPLOADS}/{key}"
 
     def captured(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10)
-            messages = got.get("Messages", [])
-            if not messages:
-                return out
-            for message in messages:
-                out.append(json.loads(message["Body"]))
-                self.sqs.delete_message(
-                    QueueUrl=self.capture_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        return lambda_shapes.drain_bodies(self.sqs, self.capture_url)
 
     def receive(self, url: str) -> list[dict[str, Any]]:
         got = self.sqs.receive_message(

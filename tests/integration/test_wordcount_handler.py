@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from ocrpipe.events import OcrCompleted, Recipient
+from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, sqs_event
 from wordcount import handlers
 from wordcount.words import WORD_RULE_VERSION
@@ -72,15 +73,7 @@ class Aws:
         self.s3.put_object(Bucket=TEXT_BUCKET, Key=key, Body=data)
 
     def published(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
-            messages = got.get("Messages", [])
-            if not messages:
-                return found
-            for m in messages:
-                found.append(json.loads(m["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return lambda_shapes.drain_bodies(self.sqs, self.queue_url)
 
     def result(self, document_id: str) -> tuple[dict[str, Any], str, bytes]:
         obj = self.s3.get_object(Bucket=RESULT_BUCKET, Key=f"results/{document_id}.json")

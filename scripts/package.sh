@@ -42,35 +42,36 @@ export OCRPIPE_PACKAGING_PYTHON="$PY"
 mkdir -p "$OUT" "$LOGS"
 rm -f "$OUT"/*.json
 
-# 1. Node tooling, exactly as locked.
-if [ ! -x node_modules/.bin/serverless ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error >"$LOGS/npm.log" 2>&1 || { cat "$LOGS/npm.log"; die "npm ci failed"; }
-fi
+# 1. Tools: the npm tools (package-lock.json), cfn-lint (.venv) and checkov (its own venv) are
+#    installed by `scripts/bootstrap.sh test`, from the project's locks; nothing is installed here.
 SLS="$ROOT/node_modules/.bin/serverless"
-
-# 2. Lint / scan tools. cfn-lint lives in .venv (requirements-dev.txt). checkov gets its own
-#    venv: it pins boto3/botocore far below what .venv needs (scripts/requirements-checkov.txt).
 CFN_LINT="$ROOT/.venv/bin/cfn-lint"
-if [ ! -x "$CFN_LINT" ]; then
-  log "installing cfn-lint into .venv"
-  "$PY" -m pip install -q "cfn-lint>=1.20"
-fi
-if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
-  log "installing checkov into $CHECKOV_VENV (own venv)"
-  python3 -m venv "$CHECKOV_VENV"
-  "$CHECKOV_VENV/bin/pip" install -q -r scripts/requirements-checkov.txt
-fi
+[ -x "$SLS" ] || die "node_modules is missing: run scripts/bootstrap.sh test first"
+[ -x "$CFN_LINT" ] || die "cfn-lint is missing from .venv: run scripts/bootstrap.sh test first"
+[ -x "$CHECKOV_VENV/bin/checkov" ] || die "checkov is missing: run scripts/bootstrap.sh test first"
 
-# 3. The shared package as a wheel, found by every service's requirements.txt
-#    (ocrpipe-shared) through --find-links build/wheels. Built from a copy so that the
-#    source tree gets no build/ or egg-info litter.
-log "building the ocrpipe-shared wheel"
+# 2. The pins: requirements.lock, without hashes, as pip constraints for every Lambda zip
+#    (shared/python-requirements.yml), so a function runs the versions the tests ran.
+mkdir -p build
+grep -Ev '^\s*(#|--hash|-e |$)' requirements.lock | sed -E 's/[[:space:]]*\\$//' >build/constraints.txt
+
+# 3. Wheels of the shared package and of each service, found through --find-links
+#    build/wheels: each service's requirements.txt names only its own distribution, whose
+#    dependencies are declared once, in its pyproject.toml. Built from copies so that the source
+#    tree gets no build/ or egg-info litter.
+log "building the ocrpipe wheels"
 rm -rf build/wheels && mkdir -p build/wheels
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cp -r shared/pyproject.toml shared/ocrpipe "$tmp/"
-"$PY" -m pip wheel --no-deps -q -w build/wheels "$tmp" >"$LOGS/wheel.log" 2>&1 || { cat "$LOGS/wheel.log"; die "wheel build failed"; }
+for src in shared services/*/; do
+  src=${src%/}
+  [ -f "$src/pyproject.toml" ] || continue
+  pkg=$(basename "$src"); [ "$src" = shared ] && pkg=ocrpipe
+  mkdir -p "$tmp/src/$src"
+  cp -r "$src/pyproject.toml" "$src/$pkg" "$tmp/src/$src/"
+  "$PY" -m pip wheel --no-deps --no-build-isolation -q -w build/wheels "$tmp/src/$src" >>"$LOGS/wheel.log" 2>&1 ||
+    { cat "$LOGS/wheel.log"; die "wheel build failed ($src)"; }
+done
 
 # 4. serverless package, two stacks at a time (2 cores; pip downloads overlap with zipping).
 package_one() { # name dir [extra args...]

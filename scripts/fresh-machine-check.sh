@@ -11,7 +11,9 @@
 #
 # Needs root (chroot, mounts) and mmdebstrap (`scripts/bootstrap.sh fresh-check`). The chroot
 # shares this machine's network (apt, PyPI and npm are reached from inside, loopback ports too)
-# but nothing else: mounts live in a private mount namespace and vanish with it.
+# and its network trust -- the local CA certificates and the variables that point TLS clients
+# at them (a machine here gets those from the workplace, not from the project) -- but nothing
+# else: no packages, no caches, no venv. Mounts live in a private namespace and vanish with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -54,6 +56,23 @@ log "building a fresh Debian $SUITE root (mmdebstrap --variant=apt) with the REA
 mmdebstrap --quiet --variant=apt --include=make,git "$SUITE" "$ROOT" >"$LOGS/mmdebstrap.log" 2>&1 ||
   { cat "$LOGS/mmdebstrap.log"; die "mmdebstrap failed"; }
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# The machine's network trust: its own CA certificates (kept by update-ca-certificates when the
+# bootstrap installs ca-certificates), the bundle the TLS variables name, and those variables.
+if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp -L /usr/local/share/ca-certificates/* "$ROOT/usr/local/share/ca-certificates/"
+fi
+TRUST_ENV=()
+for var in SSL_CERT_FILE SSL_CERT_DIR REQUESTS_CA_BUNDLE CURL_CA_BUNDLE PIP_CERT NODE_EXTRA_CA_CERTS \
+  GIT_SSL_CAINFO AWS_CA_BUNDLE http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+  value="${!var:-}"
+  [ -n "$value" ] || continue
+  TRUST_ENV+=("$var=$value")
+  if [ -f "$value" ] && [ ! -e "$ROOT$value" ]; then
+    mkdir -p "$ROOT$(dirname "$value")"
+    cp -L "$value" "$ROOT$value"
+  fi
+done
 log "root ready in $(($(date +%s) - t0)) s"
 
 # A clean clone of this commit, as `git clone` gives a new user (no build/, .venv, node_modules).
@@ -68,6 +87,8 @@ run_in_root() { # name command...
   unshare --mount --propagation private -- bash -c '
     set -e
     root=$1; shift
+    n_env=$1; shift
+    trust=("${@:1:$n_env}"); shift "$n_env"
     mount -t proc proc "$root/proc"
     mount -t sysfs sys "$root/sys"
     mount --bind /dev "$root/dev"
@@ -75,9 +96,9 @@ run_in_root() { # name command...
     mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
     mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
     exec chroot "$root" /usr/bin/env -i HOME=/root USER=root LANG=C.UTF-8 TERM=dumb \
-      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${trust[@]}" \
       bash -lc "cd /root/ocrpipe && $*"
-  ' _ "$ROOT" "$@" >"$LOGS/$name.log" 2>&1 </dev/null || rc=$?
+  ' _ "$ROOT" "${#TRUST_ENV[@]}" "${TRUST_ENV[@]}" "$@" >"$LOGS/$name.log" 2>&1 </dev/null || rc=$?
   local secs=$(($(date +%s) - start))
   if [ "$rc" -eq 0 ]; then
     log "$name: passed in ${secs} s ($(tail -1 "$LOGS/$name.log" | cut -c1-120))"

@@ -27,6 +27,7 @@ from ingest.backfill import Backfiller
 from ingest.config import ValidationSettings
 from ocrpipe.bus import EventPublisher
 from ocrpipe.events import (
+    LANGUAGES,
     DocumentRejected,
     NotificationFailed,
     NotificationSent,
@@ -128,16 +129,17 @@ class DocumentOutcome:
 
 
 def upload(
-    session: requests.Session, api_url: str, outcome: DocumentOutcome, recipient: dict[str, str]
+    session: requests.Session, api_url: str, outcome: DocumentOutcome, fields: dict[str, str]
 ) -> None:
-    """``POST /uploads`` then the multipart POST of the bytes to the presigned URL."""
+    """``POST /uploads`` (with the extra request ``fields``: recipient, language) then the
+    multipart POST of the bytes to the presigned URL."""
     data = outcome.path.read_bytes()
     content_type = guess_content_type(outcome.path, data[:16])
     request: dict[str, object] = {
         "filename": outcome.path.name,
         "content_type": content_type,
         "size_bytes": len(data),
-        **recipient,
+        **fields,
     }
     response = session.post(f"{api_url}/uploads", json=request, timeout=HTTP_TIMEOUT_S)
     if 400 <= response.status_code < 500:
@@ -272,9 +274,10 @@ def process(args: argparse.Namespace, out: TextIO) -> int:
     ) as stack:
         session = requests.Session()
         session.trust_env = False  # loopback only: never a proxy
+        fields = {**recipient, **({"language": args.lang} if args.lang else {})}
         for outcome in outcomes:
             try:
-                upload(session, stack.api_url, outcome, recipient)
+                upload(session, stack.api_url, outcome, fields)
             except (OSError, requests.RequestException, KeyError, ValueError) as exc:
                 outcome.status = "error"
                 outcome.reason = f"upload failed: {exc}"
@@ -580,6 +583,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds to wait for outcomes"
     )
     p.add_argument("--json", metavar="FILE", help="also write a machine-readable report")
+    p.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        help="the documents' language (default: detected per document)",
+    )
 
     u = sub.add_parser("up", parents=[common], help="run the stack and API until Ctrl-C")
     u.add_argument("--port", type=int, default=0, help="API port (default: a free one)")

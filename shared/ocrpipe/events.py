@@ -27,13 +27,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 DocumentId = Annotated[str, Field(pattern=r"^[0-9A-Za-z_\-]{8,64}$")]
+#: The languages ocrpipe reads (those both engines support), as ISO 639-1 codes.
+Language = Literal["en", "de", "fr", "es", "it", "pt"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+#: Warnings are sentences a person can read; at most this many travel in one event.
+MAX_WARNINGS = 20
 
 
 def utc_now() -> datetime:
@@ -137,6 +142,10 @@ class DocumentUploaded(IngestEvent):
             "`ocrpipe backfill`): no consumer may delete or change it."
         ),
     )
+    language: Language | None = Field(
+        default=None,
+        description="The document's language as the uploader gave it; None: detect it.",
+    )
 
 
 class DocumentRejected(IngestEvent):
@@ -158,8 +167,23 @@ class DocumentRejected(IngestEvent):
     )
 
 
+class PageRead(BaseModel):
+    """What the engine found on one page."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    number: int = Field(ge=1)
+    word_count: int = Field(ge=0, description="Words the engine read on the page.")
+    mean_confidence: float = Field(default=0, ge=0, le=100)
+    source: Literal["ocr", "text-layer"] = "ocr"
+
+
 class OcrCompleted(DomainEvent):
-    """The document's text was read and stored."""
+    """The document's text was read and stored.
+
+    A page on which nothing could be read does not vanish: it is listed in ``pages`` with
+    ``word_count`` 0 and named in ``warnings``.
+    """
 
     SOURCE: ClassVar[str] = "ocrpipe.ocr"
     DETAIL_TYPE: ClassVar[str] = "OcrCompleted"
@@ -172,6 +196,17 @@ class OcrCompleted(DomainEvent):
     mean_confidence: float = Field(ge=0, le=100, description="Mean word confidence, 0-100.")
     char_count: int = Field(ge=0)
     cached: bool = Field(default=False, description="True when the engine was not called.")
+    language: Language | None = Field(
+        default=None, description="The language the text was read in (given or detected)."
+    )
+    pages: list[PageRead] = Field(
+        default_factory=list, max_length=1000, description="Per page, in order (may be empty)."
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_WARNINGS,
+        description="Sentences for the person: pages with no text, a language guessed, ...",
+    )
 
 
 class OcrFailed(DomainEvent):

@@ -215,6 +215,7 @@ class UploadIntake:
             source_uri=S3Location(self._bucket, upload.key).uri,
             recipient=upload.recipient,
             access_token_sha256=upload.access_token_sha256,
+            language=upload.language,
         )
         return event, etag
 

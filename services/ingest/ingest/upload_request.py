@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from ingest.keys import MAX_KEY_BYTES, upload_key
 from ingest.validation import SUPPORTED_CONTENT_TYPES, ContentType, human_bytes
+from ocrpipe.events import LANGUAGES, Language
 from ocrpipe.webhooks import WebhookUrlError, check_webhook_url
 
 MAX_FILENAME_CHARS = 255
@@ -26,7 +27,8 @@ MAX_FILENAME_CHARS = 255
 MAX_RAW_FILENAME_CHARS = 4096
 MAX_EMAIL_CHARS = 254
 
-_FIELDS = frozenset({"filename", "content_type", "size_bytes", "email", "webhook_url"})
+_FIELDS = frozenset({"filename", "content_type", "size_bytes", "email", "webhook_url", "language"})
+
 #: Common non-standard spellings clients send.
 _CONTENT_TYPE_ALIASES: dict[str, ContentType] = {"image/jpg": "image/jpeg"}
 #: Invisible characters that reorder or hide text (filename spoofing, e.g. "gpj.exe").
@@ -62,6 +64,8 @@ class UploadRequest:
     content_type: ContentType
     size_bytes: int
     recipient: RecipientAddress | None
+    #: The document's language as the client gave it; None: ocr detects it.
+    language: Language | None = None
 
 
 def parse_upload_request(body: Any, *, max_bytes: int, local_mode: bool) -> UploadRequest:
@@ -73,7 +77,7 @@ def parse_upload_request(body: Any, *, max_bytes: int, local_mode: bool) -> Uplo
             400,
             "unknown_field",
             f"Unknown field {unknown[0]!r}; allowed fields are "
-            "filename, content_type, size_bytes, email and webhook_url.",
+            "filename, content_type, size_bytes, email, webhook_url and language.",
         )
     filename = sanitise_filename(body.get("filename"))
     content_type = parse_content_type(body.get("content_type"))
@@ -91,7 +95,23 @@ def parse_upload_request(body: Any, *, max_bytes: int, local_mode: bool) -> Uplo
         recipient = RecipientAddress("email", parse_email(email))
     elif webhook_url is not None:
         recipient = RecipientAddress("webhook", parse_webhook_url(webhook_url, local_mode))
-    return UploadRequest(filename, content_type, size_bytes, recipient)
+    language = parse_language(body.get("language"))
+    return UploadRequest(filename, content_type, size_bytes, recipient, language)
+
+
+def parse_language(raw: Any) -> Language | None:
+    """An ISO 639-1 code among the languages ocrpipe reads, or None (detect it)."""
+    if raw is None:
+        return None
+    value = raw.strip().lower() if isinstance(raw, str) else raw
+    for language in LANGUAGES:
+        if value == language:
+            return language
+    raise RequestRejected(
+        400,
+        "invalid_language",
+        f"language must be one of {', '.join(LANGUAGES)} (or left out to detect it).",
+    )
 
 
 def sanitise_filename(raw: Any) -> str:

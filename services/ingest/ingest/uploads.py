@@ -71,6 +71,7 @@ def open_upload(
             recipient=recipient,
             created_at=now or utc_now(),
             access_token_sha256=access_token_sha256(access_token),
+            language=request.language,
         )
     )
     presigned = presign_upload(

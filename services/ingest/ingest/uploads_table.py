@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ocrpipe.events import Recipient
+from ingest.upload_request import parse_language
+from ocrpipe.events import Language, Recipient
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -67,6 +68,7 @@ class PendingUpload:
     recipient: Recipient | None
     created_at: datetime
     access_token_sha256: str | None = None
+    language: Language | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def _from_item(item: dict[str, Any]) -> StoredUpload:
         access_token_sha256=str(values["access_token_sha256"])
         if values.get("access_token_sha256")
         else None,
+        language=parse_language(values.get("language")),
     )
     etag = values.get("etag")
     return StoredUpload(
@@ -134,6 +137,7 @@ class UploadsTable:
                 "recipient_channel": upload.recipient.channel if upload.recipient else None,
                 "recipient_ciphertext": upload.recipient.ciphertext if upload.recipient else None,
                 "access_token_sha256": upload.access_token_sha256,
+                "language": upload.language,
                 "created_at": created.isoformat(),
                 "expires_at": int(created.timestamp()) + RECORD_TTL_S,
             }

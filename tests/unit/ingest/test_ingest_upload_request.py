@@ -204,3 +204,15 @@ def test_filename_length_limits() -> None:
     assert refused(body(filename="😀" * 255)).code == "invalid_filename"
     # A long path is fine as long as its last component is short.
     assert sanitise_filename("d/" * 300 + "scan.png") == "scan.png"
+
+
+@pytest.mark.parametrize(("raw", "language"), [("it", "it"), (" PT ", "pt"), (None, None)])
+def test_language_is_one_of_the_six_or_left_to_detection(raw: Any, language: Any) -> None:
+    assert parse(body(language=raw)).language == language
+
+
+@pytest.mark.parametrize("raw", ["italian", "eng", "zh", 7, ""])
+def test_unknown_language_is_400_and_lists_the_choices(raw: Any) -> None:
+    error = refused(body(language=raw))
+    assert (error.status, error.code) == (400, "invalid_language")
+    assert "en, de, fr, es, it, pt" in error.message

@@ -9,11 +9,13 @@ instead of serving text produced by another pipeline. The ocr table row
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ocrpipe.events import Language, PageRead
 from ocrpipe.storage import S3Location
 
 if TYPE_CHECKING:
@@ -31,6 +33,31 @@ class CachedText:
     mean_confidence: float
     char_count: int
     engine_version: str
+    language: Language | None = None
+    pages: tuple[PageRead, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    def details_json(self) -> str:
+        """Language, pages and warnings as one JSON attribute of the cache row."""
+        return json.dumps(
+            {
+                "language": self.language,
+                "pages": [page.model_dump(mode="json") for page in self.pages],
+                "warnings": list(self.warnings),
+            },
+            separators=(",", ":"),
+        )
+
+
+def _details(raw: str | None) -> dict[str, Any]:
+    """The parsed details attribute; rows written before it existed have none."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def cache_key(sha256: str, fingerprint: str) -> str:
@@ -63,12 +90,16 @@ class DynamoTextCache:
         ).get("Item")
         if not item:
             return None
+        details = _details(item.get("details", {}).get("S"))
         entry = CachedText(
             text_uri=item["text_uri"]["S"],
             page_count=int(item["page_count"]["N"]),
             mean_confidence=float(item["mean_confidence"]["N"]),
             char_count=int(item["char_count"]["N"]),
             engine_version=item.get("engine_version", {}).get("S", ""),
+            language=details.get("language"),
+            pages=tuple(PageRead.model_validate(page) for page in details.get("pages", [])),
+            warnings=tuple(str(w) for w in details.get("warnings", [])),
         )
         location = S3Location.parse(entry.text_uri)
         try:
@@ -89,6 +120,7 @@ class DynamoTextCache:
                 "mean_confidence": {"N": str(Decimal(str(entry.mean_confidence)))},
                 "char_count": {"N": str(entry.char_count)},
                 "engine_version": {"S": entry.engine_version},
+                "details": {"S": entry.details_json()},
                 "expires_at": {"N": str(int(time.time()) + CACHE_TTL_S)},
             },
         )

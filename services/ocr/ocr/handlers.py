@@ -181,6 +181,9 @@ def process_document(
             mean_confidence=outcome.mean_confidence,
             char_count=outcome.char_count,
             cached=outcome.cached,
+            language=outcome.language,
+            pages=list(outcome.pages),
+            warnings=list(outcome.warnings),
             **common,
         )
     )
@@ -358,6 +361,9 @@ def process_completion(
                 mean_confidence=outcome.mean_confidence,
                 char_count=outcome.char_count,
                 cached=False,
+                language=outcome.language,
+                pages=list(outcome.pages),
+                warnings=list(outcome.warnings),
                 **common,
             )
         )

@@ -124,6 +124,22 @@ def _iter_raster(data: bytes, max_pixels: int) -> Iterator[Page]:
             yield Page(number=number, image=page_image, dpi=_image_dpi(frame))
 
 
+#: pdfium marks a word hyphenated at a line end with U+0002 where the hyphen was
+#: (``extra\x02\r\nordinary``); the word is whole, so the marker and the break go.
+_PDFIUM_LINE_HYPHEN = re.compile(r"\x02[ \t]*\r?\n[ \t]*")
+#: Control characters other than tab, line feed and form feed have no place in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def clean_text_layer(text: str) -> str:
+    """A PDF page's text layer as plain text: hyphenated line breaks re-joined (pdfium's
+    U+0002 marker), a marker elsewhere read as the hyphen it stands for, CRLF as LF, and no
+    other control characters."""
+    text = _PDFIUM_LINE_HYPHEN.sub("", text)
+    text = text.replace("\x02", "-").replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
 def _substantial(text: str) -> bool:
     return len(re.findall(r"\w", text)) >= MIN_TEXT_LAYER_CHARS
 
@@ -157,7 +173,7 @@ def _iter_pdf(data: bytes, dpi: int, max_pixels: int) -> Iterator[Page]:
                     try:
                         textpage = page.get_textpage()
                         try:
-                            text_layer = textpage.get_text_bounded()
+                            text_layer = clean_text_layer(textpage.get_text_bounded())
                         finally:
                             textpage.close()
                         if _substantial(text_layer):

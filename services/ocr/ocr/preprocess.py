@@ -30,7 +30,7 @@ from PIL import Image, ImageFilter
 
 #: Bump when the preprocessing changes what text comes out: it is part of the cache
 #: fingerprint, so cached text from an older pipeline is not reused.
-PREPROCESS_VERSION = "1"
+PREPROCESS_VERSION = "2"
 
 FloatArray = NDArray[np.float32]
 
@@ -65,6 +65,23 @@ class PreparedImage:
     dpi: float
     skew_deg: float = 0.0
     scale: float = 1.0
+    #: True when the page was turned upside down (180 degrees) to make it upright.
+    flipped: bool = False
+
+
+#: A page whose background is this share of near-white pixels looks scanned or rendered,
+#: not photographed: the plain read of it is kept when it is confident.
+CLEAN_WHITE_SHARE = 0.5
+
+
+def looks_clean(image: Image.Image) -> bool:
+    """Whether ``image`` looks like a scan or a rendered page (a flat white background)
+    rather than a photo (uneven light, grey paper, sensor noise). Cheap: a 400-pixel
+    thumbnail's share of pixels at 240 or brighter."""
+    thumb = to_gray(image).copy()
+    thumb.thumbnail((400, 400))
+    arr = np.asarray(thumb)
+    return bool(arr.size) and float((arr >= 240).mean()) >= CLEAN_WHITE_SHARE
 
 
 def to_gray(image: Image.Image) -> Image.Image:
@@ -370,4 +387,5 @@ def prepare(
         upside_down = balance <= -FLIP_BALANCE or (unsure and osd is not None and osd(gray) == 180)
         if upside_down:
             gray = gray.rotate(180)
+            return PreparedImage(gray, effective_dpi, skew, scale, flipped=True)
     return PreparedImage(gray, effective_dpi, skew, scale)

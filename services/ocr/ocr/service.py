@@ -23,7 +23,7 @@ from ocr.cache import CachedText, TextCache, text_key
 from ocr.engines.base import EngineName, OcrEngine, OcrResult
 from ocr.errors import NoTextFoundError, UnreadableDocumentError
 from ocr.pages import iter_pages
-from ocrpipe.events import DocumentUploaded
+from ocrpipe.events import DocumentUploaded, Language, PageRead
 from ocrpipe.storage import S3Location
 
 if TYPE_CHECKING:
@@ -76,6 +76,9 @@ class OcrOutcome:
     engine_version: str
     cached: bool
     engine_seconds: float = 0.0
+    language: Language | None = None
+    pages: tuple[PageRead, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,12 +124,21 @@ class OcrService:
             max_image_pixels=self._limits.max_image_pixels,
         )
         started = time.perf_counter()
-        result = self._engine.read(pages)
-        return self.remember(uploaded.sha256, result, time.perf_counter() - started)
+        result = self._engine.read(pages, uploaded.language)
+        return self.remember(
+            uploaded.sha256, result, time.perf_counter() - started, uploaded.language
+        )
+
+    def fingerprint(self, language: Language | None) -> str:
+        """The cache fingerprint: the engine's, and the language asked for (or "auto").
+        Textract finds the language itself: what is asked for does not change its text."""
+        if self._engine.name == "textract":
+            return self._engine.fingerprint
+        return f"{self._engine.fingerprint}-{language or 'auto'}"
 
     def cached(self, uploaded: DocumentUploaded) -> OcrOutcome | None:
         """The outcome of an earlier read of the same bytes by this engine, if any."""
-        hit = self._cache.get(uploaded.sha256, self._engine.fingerprint)
+        hit = self._cache.get(uploaded.sha256, self.fingerprint(uploaded.language))
         if hit is None:
             return None
         return OcrOutcome(
@@ -137,12 +149,21 @@ class OcrService:
             engine=self._engine.name,
             engine_version=hit.engine_version,
             cached=True,
+            language=hit.language,
+            pages=hit.pages,
+            warnings=hit.warnings,
         )
 
-    def remember(self, sha256: str, result: OcrResult, engine_seconds: float) -> OcrOutcome:
+    def remember(
+        self,
+        sha256: str,
+        result: OcrResult,
+        engine_seconds: float,
+        requested: Language | None = None,
+    ) -> OcrOutcome:
         """Store the engine's text and cache it under the content hash; raises
         :class:`NoTextFoundError` when the engine found no words."""
-        fingerprint = self._engine.fingerprint
+        fingerprint = self.fingerprint(requested)
         if not result.text.strip() or result.word_count == 0:
             raise NoTextFoundError(
                 f"No text was found in the {result.page_count}-page document; "
@@ -157,6 +178,9 @@ class OcrService:
             mean_confidence=result.mean_confidence,
             char_count=len(result.text),
             engine_version=result.engine_version,
+            language=result.language,
+            pages=result.pages,
+            warnings=result.warnings,
         )
         self._cache.put(sha256, fingerprint, entry)
         return OcrOutcome(
@@ -168,6 +192,9 @@ class OcrService:
             engine_version=result.engine_version,
             cached=False,
             engine_seconds=engine_seconds,
+            language=result.language,
+            pages=result.pages,
+            warnings=result.warnings,
         )
 
     def discard_upload(self, uploaded: DocumentUploaded) -> None:

@@ -14,7 +14,7 @@ from ocr.engines.base import EngineName, OcrResult
 from ocr.errors import NoTextFoundError, UnreadableDocumentError
 from ocr.pages import Page
 from ocr.service import OcrLimits, OcrService
-from ocrpipe.events import DocumentUploaded
+from ocrpipe.events import DocumentUploaded, Language
 
 
 def to_bytes(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
@@ -28,6 +28,7 @@ class CountingEngine:
 
     def __init__(self, text: str = "hello world\n", fingerprint: str = "fp1") -> None:
         self.calls = 0
+        self.languages: list[Language | None] = []
         self.text = text
         self._fingerprint = fingerprint
 
@@ -43,11 +44,12 @@ class CountingEngine:
     def fingerprint(self) -> str:
         return self._fingerprint
 
-    def read(self, pages: Iterable[Page]) -> OcrResult:
+    def read(self, pages: Iterable[Page], language: Language | None = None) -> OcrResult:
         self.calls += 1
+        self.languages.append(language)
         count = len(list(pages))
         words = len(self.text.split())
-        return OcrResult(self.text, count, 90.0, "tesseract", "test", words)
+        return OcrResult(self.text, count, 90.0, "tesseract", "test", words, language or "en")
 
 
 class MemoryStore:
@@ -101,7 +103,7 @@ def test_first_read_stores_text_and_fills_cache(store: MemoryStore) -> None:
     engine, cache = CountingEngine(), InMemoryTextCache()
     outcome = make(engine, store, cache).read(uploaded("doc-00001"))
     sha = hashlib.sha256(PNG).hexdigest()
-    assert outcome.text_uri == f"s3://ocr-bucket/{text_key(sha, 'fp1')}"
+    assert outcome.text_uri == f"s3://ocr-bucket/{text_key(sha, 'fp1-auto')}"
     assert store.objects[outcome.text_uri] == b"hello world\n"
     assert outcome.cached is False
     assert outcome.char_count == len("hello world\n")

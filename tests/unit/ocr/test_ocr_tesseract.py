@@ -45,7 +45,7 @@ def test_keeps_lines_and_separates_pages(render: Callable[..., Image.Image]) -> 
 def test_text_layer_pages_skip_the_engine() -> None:
     engine = TesseractEngine(binary="/nonexistent/tesseract-is-not-called")
     page = Page(number=1, image=None, text_layer="Exact text from the PDF.\n")
-    result = engine._page_texts([page])  # read() also asks the version; this does not
+    result = engine._page_texts([page], "eng")  # read() also asks the version; this does not
     assert next(result).text == "Exact text from the PDF."
 
 

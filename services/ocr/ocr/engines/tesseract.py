@@ -8,6 +8,20 @@
   ``--dpi`` (Tesseract's size heuristics assume 70 dpi when it does not know).
 * One run yields TSV: words with confidences *and* their block/paragraph/line numbers, from
   which the text is rebuilt with its line breaks and paragraphs.
+
+Never worse than the plain engine: each page is first read exactly as given (what
+``tesseract page.png out`` would read). A page that looks scanned (a flat white background,
+:func:`ocr.preprocess.looks_clean`) and whose plain read is confident keeps that read: one
+engine call, like plain Tesseract. Any other page (a photo, or an unconfident read) is
+prepared (:mod:`ocr.preprocess`: flattening, deskew, orientation, upscaling) and read again
+as a *candidate*, then, if still unconfident, a Sauvola-binarised copy; a candidate replaces
+the best read so far only when its truth-free quality (:func:`ocr.quality.read_score`) is
+higher, and a candidate that turned the page upside down must be far better
+(:data:`FLIP_MARGIN`), since reading text upside down is the costliest mistake.
+
+Language: read in the document's language when the upload names one; otherwise the first
+page is read in English, its text tells the language (:mod:`ocr.language`), and when that is
+another of the six the page is read again in it, as is every page after it.
 """
 
 from __future__ import annotations
@@ -26,19 +40,29 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ocr.engines.base import PAGE_SEPARATOR, EngineName, OcrResult
+from ocr import language as languages
+from ocr.engines.base import PAGE_SEPARATOR, EngineName, OcrResult, page_warnings
 from ocr.errors import EngineError
 from ocr.pages import Page
-from ocr.preprocess import PREPROCESS_VERSION, PreparedImage, prepare, sauvola
+from ocr.preprocess import PREPROCESS_VERSION, PreparedImage, looks_clean, prepare, sauvola
+from ocr.quality import read_score
 from ocr.text import clean_paragraph
+from ocrpipe.events import Language, PageRead
 
 TESSERACT_BIN = "tesseract"
+#: The engine's configured model; any other value is a fixed choice that disables detection.
+DEFAULT_LANG = "eng"
 DEFAULT_PSM = 3
 DEFAULT_TIMEOUT_S = 180.0
 
-#: A page read with a mean word confidence below this is read a second time from a
-#: Sauvola-binarised image; the read with the larger sum of word confidences wins.
-RETRY_BELOW_CONFIDENCE = 90.0
+#: A plain read is trusted -- no candidate reads are tried -- when its mean word
+#: confidence reaches this and it has at least :data:`TRUSTED_MIN_WORDS` words.
+TRUSTED_CONFIDENCE = 88.0
+TRUSTED_MIN_WORDS = 3
+#: A candidate read replaces the current best only when its quality is higher by this
+#: factor; a candidate that turned the page upside down needs :data:`FLIP_MARGIN`.
+CANDIDATE_MARGIN = 1.0
+FLIP_MARGIN = 1.5
 
 _CORES = max(1, os.cpu_count() or 1)
 #: At most one tesseract process per core in this whole process.
@@ -109,6 +133,15 @@ def _mean(values: tuple[float, ...]) -> float:
 class PageText:
     text: str
     confidences: tuple[float, ...]
+    #: Truth-free quality of the read (:func:`ocr.quality.read_score`).
+    score: float = 0.0
+    source: str = "ocr"
+    #: How the page was prepared for the read that was kept ("plain", "prepared", ...).
+    variant: str = "plain"
+
+    @property
+    def mean_confidence(self) -> float:
+        return _mean(self.confidences)
 
 
 def parse_tsv(tsv: str) -> PageText:
@@ -116,6 +149,7 @@ def parse_tsv(tsv: str) -> PageText:
     paragraphs and blocks by a blank line. Confidences of the non-empty words."""
     paragraphs: list[list[list[str]]] = []
     confidences: list[float] = []
+    scored: list[tuple[str, float]] = []
     current_par: tuple[int, int] | None = None
     current_line: tuple[int, int, int] | None = None
     for row in tsv.splitlines()[1:]:
@@ -140,10 +174,11 @@ def parse_tsv(tsv: str) -> PageText:
         paragraphs[-1][-1].append(word)
         if conf >= 0:
             confidences.append(conf)
+            scored.append((word, conf))
     text = "\n\n".join(
         "\n".join(clean_paragraph([" ".join(words) for words in par])) for par in paragraphs
     )
-    return PageText(text=text, confidences=tuple(confidences))
+    return PageText(text=text, confidences=tuple(confidences), score=read_score(scored))
 
 
 Preprocessor = Callable[[Image.Image, float | None], PreparedImage]
@@ -209,56 +244,91 @@ class TesseractEngine:
         spec += f"pre={self._preprocess_version}"
         return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
-    def read_page(self, page: Page) -> PageText:
+    def read_page(self, page: Page, lang: str | None = None) -> PageText:
+        """The best read of one page in Tesseract language ``lang`` (default: the engine's)."""
+        lang = lang or self._lang
         if page.text_layer is not None:
             words = page.text_layer.split()
-            return PageText(page.text_layer.strip(), tuple(100.0 for _ in words))
+            conf = tuple(100.0 for _ in words)
+            return PageText(page.text_layer.strip(), conf, float(len(words)), "text-layer")
         if page.image is None:
             return PageText("", ())
-        if self._preprocessor is not None:
-            prepared = self._preprocessor(page.image, page.dpi)
-        else:
-            prepared = PreparedImage(page.image, page.dpi or 300.0)
-        first = self._ocr(prepared.image, prepared.dpi)
-        if self._preprocessor is None or _mean(first.confidences) >= RETRY_BELOW_CONFIDENCE:
-            return first
-        # A poor read (noise, dim light): try again on a locally binarised page and keep
-        # the read with more confident words.
-        second = self._ocr(sauvola(prepared.image), prepared.dpi)
-        return second if sum(second.confidences) > sum(first.confidences) else first
+        dpi = page.dpi or 300.0
+        best = self._ocr(page.image, dpi, lang, "plain")
+        if self._preprocessor is None or (_trusted(best) and looks_clean(page.image)):
+            return best
+        prepared = self._preprocessor(page.image, page.dpi)
+        candidate = self._ocr(prepared.image, prepared.dpi, lang, "prepared")
+        best = _better(best, candidate, FLIP_MARGIN if prepared.flipped else CANDIDATE_MARGIN)
+        if _trusted(best):
+            return best
+        # Still poor (noise, dim light): a locally binarised copy of the prepared page.
+        binarised = self._ocr(sauvola(prepared.image), prepared.dpi, lang, "sauvola")
+        margin = FLIP_MARGIN if prepared.flipped and best.variant == "plain" else CANDIDATE_MARGIN
+        return _better(best, binarised, margin)
 
-    def _ocr(self, image: Image.Image, dpi: float) -> PageText:
+    def _ocr(self, image: Image.Image, dpi: float, lang: str, variant: str) -> PageText:
         tsv = run_tesseract(
             image,
-            ["-l", self._lang, "--psm", str(self._psm), "tsv"],
+            ["-l", lang, "--psm", str(self._psm), "tsv"],
             dpi=round(dpi),
             timeout_s=self._timeout_s,
             binary=self._binary,
         )
-        return parse_tsv(tsv)
+        read = parse_tsv(tsv)
+        return PageText(read.text, read.confidences, read.score, read.source, variant)
 
-    def _page_texts(self, pages: Iterable[Page]) -> Iterator[PageText]:
+    def _page_texts(self, pages: Iterable[Page], lang: str) -> Iterator[PageText]:
         """Pages in order, up to ``workers`` in flight; pages are pulled lazily."""
         if self._workers == 1:
             for page in pages:
-                yield self.read_page(page)
+                yield self.read_page(page, lang)
             return
         with ThreadPoolExecutor(self._workers, thread_name_prefix="tesseract") as pool:
             in_flight: deque[Future[PageText]] = deque()
             for page in pages:
-                in_flight.append(pool.submit(self.read_page, page))
+                in_flight.append(pool.submit(self.read_page, page, lang))
                 if len(in_flight) >= self._workers:
                     yield in_flight.popleft().result()
             while in_flight:
                 yield in_flight.popleft().result()
 
-    def read(self, pages: Iterable[Page]) -> OcrResult:
-        texts: list[str] = []
-        confidences: list[float] = []
-        for page_text in self._page_texts(pages):
-            texts.append(page_text.text)
-            confidences.extend(page_text.confidences)
+    def _first_page(
+        self, pages: Iterator[Page], language: Language | None
+    ) -> tuple[list[PageText], Language]:
+        """Read the first page and settle the document's language on it."""
+        first = next(pages, None)
+        if first is None:
+            return [], language or languages.DEFAULT_LANGUAGE
+        if language is not None:
+            return [self.read_page(first, languages.TESSERACT_CODES[language])], language
+        read = self.read_page(first, languages.TESSERACT_CODES[languages.DEFAULT_LANGUAGE])
+        detected = languages.detect(read.text).language
+        if detected != languages.DEFAULT_LANGUAGE and first.text_layer is None:
+            read = self.read_page(first, languages.TESSERACT_CODES[detected])
+        return [read], detected
+
+    def read(self, pages: Iterable[Page], language: Language | None = None) -> OcrResult:
+        page_iter = iter(pages)
+        used: Language | None
+        if self._lang != DEFAULT_LANG and language is None:
+            # A fixed model chosen by configuration (e.g. OCRPIPE_TESSERACT_LANG=deu+eng).
+            reads, used = list(self._page_texts(page_iter, self._lang)), None
+        else:
+            reads, used = self._first_page(page_iter, language)
+            reads += list(self._page_texts(page_iter, languages.TESSERACT_CODES[used]))
+        texts = [r.text for r in reads]
+        confidences = [c for r in reads for c in r.confidences]
         mean = sum(confidences) / len(confidences) if confidences else 0.0
+        summaries = tuple(
+            PageRead(
+                number=number,
+                word_count=len(r.confidences),
+                mean_confidence=round(max(0.0, min(100.0, r.mean_confidence)), 2),
+                source="text-layer" if r.source == "text-layer" else "ocr",
+            )
+            for number, r in enumerate(reads, start=1)
+        )
         joined = PAGE_SEPARATOR.join(texts).strip()
         return OcrResult(
             text=joined + "\n" if joined else "",
@@ -267,4 +337,18 @@ class TesseractEngine:
             engine="tesseract",
             engine_version=self.version,
             word_count=len(confidences),
+            language=used,
+            pages=summaries,
+            warnings=page_warnings(summaries, len(texts)),
         )
+
+
+def _trusted(read: PageText) -> bool:
+    return len(read.confidences) >= TRUSTED_MIN_WORDS and read.mean_confidence >= (
+        TRUSTED_CONFIDENCE
+    )
+
+
+def _better(best: PageText, candidate: PageText, margin: float) -> PageText:
+    """``candidate`` when its quality beats ``best``'s by ``margin``, else ``best``."""
+    return candidate if candidate.score > best.score * margin + 1e-9 else best

@@ -42,6 +42,7 @@ from ocr.errors import (
     UnsupportedDocumentError,
 )
 from ocr.text import clean_paragraph
+from ocrpipe.events import Language
 
 if TYPE_CHECKING:
     from mypy_boto3_textract import TextractClient
@@ -290,10 +291,11 @@ class TextractEngine:
         self._remember_version(_mapping(response))
         return text_from_blocks(_blocks(response.get("Blocks", [])))
 
-    def read(self, pages: Iterable[Page]) -> OcrResult:
+    def read(self, pages: Iterable[Page], language: Language | None = None) -> OcrResult:
         """The :class:`OcrEngine` protocol: each decoded page sent as PNG bytes (a PDF text
         layer is used as it is). The ocr service prefers :meth:`detect_s3` / :meth:`start`,
-        which let Textract read the upload itself."""
+        which let Textract read the upload itself. Textract finds the language itself, so
+        ``language`` is not passed on."""
         texts: list[str] = []
         confidences: list[float] = []
         for page in pages:

@@ -1,161 +1,203 @@
-"""Word-level F1 of our OCR path vs plain ``tesseract``, on (image, truth .txt) pairs.
+"""Word-level F1 of ``ocrpipe process`` against plain ``tesseract``, on real pages.
 
-    .venv/bin/python benchmarks/ocr_quality.py DIR [--psm 3] [--opt flatten=false ...]
+    .venv/bin/python benchmarks/ocr_quality.py DIR/manifest.json [--results RES] [--jobs 2]
 
-``DIR`` holds images (``.png .jpg .jpeg .tif .tiff .pdf``) each with its true text in
-``<stem>.txt`` beside it or in ``truth/<stem>.txt`` (the layout of ``samples/``); the
-evaluation set of ``scripts/make_samples.py --eval-dir`` fits as is. For every image it
-prints the bag-of-words F1 of
+``manifest.json`` is a list of pages as the OCR development set describes them
+(``build.sh DIR`` beside the design guide): ``name``, ``image``, ``truth`` (paths relative
+to the manifest), ``kind`` (``clean``/``photo``) and ``lang`` (ISO 639-1). In one run it
 
-* ``raw``:  ``tesseract <image> stdout`` (the baseline: what you get without ocrpipe);
-* ``ours``: ``ocr.pages`` -> ``ocr.preprocess`` -> ``ocr.engines.tesseract``;
+* reads every image with plain Tesseract twice -- ``-l eng`` (what a newcomer runs) and with
+  the page's own language -- one single-threaded process per core (``OMP_THREAD_LIMIT=1``);
+* runs the whole local pipeline on the images, ``ocrpipe process IMAGES --out RES`` (or scores
+  an existing ``--results`` folder), with no language given: ocrpipe detects it;
+* scores everything with the project's word rule: bag-of-words precision/recall/F1 of the
+  text (``RES/NAME.txt``) and of the counts (``RES/NAME.words.json``) against the truth,
 
-then the means and the wall-time ratio (ours / raw). Both run two images at a time (one
-Tesseract process per core, ``OMP_THREAD_LIMIT=1``), so the ratio compares like with like.
-
-Tokens: lower-cased runs of letters/digits, with internal apostrophes kept; F1 over the
-multiset of tokens (order-free), so it measures what a word count sees.
+and prints F1 per kind and language, the pages where ours is below plain Tesseract with the
+right language (the "never worse" check, by more than ``--tolerance``), and the wall time of
+each side. Exit status 0; the numbers are the result.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import os
-import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ocr.engines.tesseract import TesseractEngine, osd_upside_down
-from ocr.pages import iter_pages
-from ocr.preprocess import DEFAULT_OPTIONS, Options, prepare
+from ocr.language import TESSERACT_CODES
+from wordcount.words import count_words
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"}
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-
-
-def truth_path(image: Path) -> Path | None:
-    """``<stem>.txt`` next to the image, or in a ``truth/`` folder beside it (samples/)."""
-    for candidate in (image.with_suffix(".txt"), image.parent / "truth" / f"{image.stem}.txt"):
-        if candidate.exists():
-            return candidate
-    return None
+ROOT = Path(__file__).resolve().parents[1]
+OCRPIPE = ROOT / ".venv" / "bin" / "ocrpipe"
 
 
-def truth_file(image: Path) -> Path:
-    found = truth_path(image)
-    assert found is not None
-    return found
+def bag(text: str) -> Counter[str]:
+    """The words of ``text`` under the project's word rule, as a multiset."""
+    return Counter(dict(count_words(text).counts))
 
 
-def tokens(text: str) -> Counter[str]:
-    return Counter(_TOKEN.findall(text.lower().replace("\u2019", "'")))
+def bag_from_counts(path: Path) -> Counter[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    counts = data.get("counts", data)
+    items = counts.items() if isinstance(counts, dict) else [(c[0], c[1]) for c in counts]
+    if items and isinstance(next(iter(counts)), dict):
+        items = [(c["word"], c["count"]) for c in counts]
+    out: Counter[str] = Counter()
+    for word, n in items:
+        for key, k in bag(str(word)).items():
+            out[key] += k * int(n)
+    return out
 
 
-def f1(truth: str, found: str) -> float:
-    want, got = tokens(truth), tokens(found)
-    hits = sum((want & got).values())
-    if not hits:
+def f1(truth: Counter[str], found: Counter[str]) -> float:
+    common = sum((truth & found).values())
+    if not common:
         return 0.0
-    precision = hits / sum(got.values())
-    recall = hits / sum(want.values())
+    precision = common / sum(found.values())
+    recall = common / sum(truth.values())
     return 2 * precision * recall / (precision + recall)
 
 
-def raw_tesseract(path: Path) -> str:
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    out = subprocess.run(
-        ["tesseract", str(path), "stdout"], capture_output=True, env=env, check=False
+@dataclass
+class PageScore:
+    name: str
+    kind: str
+    lang: str
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def plain_tesseract(image: Path, lang: str) -> str:
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    done = subprocess.run(
+        ["tesseract", str(image), "stdout", "-l", lang],
+        capture_output=True,
+        check=True,
+        env=env,
+        timeout=600,
     )
-    return out.stdout.decode("utf-8", "replace")
+    return done.stdout.decode("utf-8", "replace")
 
 
-def ours(engine: TesseractEngine) -> Callable[[Path], str]:
-    def read(path: Path) -> str:
-        pages = iter_pages(path.read_bytes(), pdf_dpi=300, max_image_pixels=50_000_000)
-        return engine.read(pages).text
-
-    return read
-
-
-def timed_map(fn: Callable[[Path], str], paths: list[Path]) -> tuple[list[str], float]:
-    start = time.perf_counter()
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(fn, paths))
-    return results, time.perf_counter() - start
+def timed_map(
+    fn: Callable[[dict], str], items: Iterable[dict], jobs: int
+) -> tuple[list[str], float]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(jobs) as pool:
+        out = list(pool.map(fn, items))
+    return out, time.perf_counter() - started
 
 
-def parse_options(pairs: list[str]) -> Options:
-    changes: dict[str, object] = {}
-    fields = {f.name: f for f in dataclasses.fields(Options)}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        current = getattr(DEFAULT_OPTIONS, key)
-        if key not in fields:
-            raise SystemExit(f"unknown option {key}")
-        if isinstance(current, bool):
-            changes[key] = value.lower() in ("1", "true", "yes", "on")
-        elif isinstance(current, int):
-            changes[key] = int(value)
-        elif isinstance(current, float):
-            changes[key] = float(value)
-        else:
-            changes[key] = value
-    return dataclasses.replace(DEFAULT_OPTIONS, **changes)  # type: ignore[arg-type]
+def run_ocrpipe(images: list[Path], results: Path) -> float:
+    """``ocrpipe process`` on links to the images (one folder, as a user would pass it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp, "images")
+        folder.mkdir()
+        for image in images:
+            (folder / image.name).symlink_to(image)
+        started = time.perf_counter()
+        subprocess.run(
+            [str(OCRPIPE), "process", str(folder), "--out", str(results), "--timeout", "3600"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - started
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=Path)
-    parser.add_argument("--psm", type=int, default=None, help="override the engine's psm")
-    parser.add_argument("--opt", action="append", default=[], help="preprocess option k=v")
-    parser.add_argument("--no-raw", action="store_true", help="skip the raw baseline")
-    parser.add_argument("--filter", default="", help="only images whose name contains this")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("manifest", type=Path)
+    parser.add_argument("--results", type=Path, help="score this ocrpipe --out folder")
+    parser.add_argument("--jobs", type=int, default=2, help="tesseract processes at once")
+    parser.add_argument("--tolerance", type=float, default=0.02)
+    parser.add_argument("--json", type=Path, help="write the per-page scores here")
     args = parser.parse_args(argv)
-
-    paths = sorted(
-        p
-        for p in args.directory.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES
-        and truth_path(p) is not None
-        and args.filter in p.name
-    )
-    if not paths:
-        print(f"no (image, .txt) pairs in {args.directory}", file=sys.stderr)
+    if shutil.which("tesseract") is None:
+        print("needs tesseract (scripts/bootstrap.sh run installs it)", file=sys.stderr)
         return 2
-    truths = [truth_file(p).read_text(encoding="utf-8") for p in paths]
-    options = parse_options(args.opt)
-    engine_kwargs: dict[str, object] = {"workers": 1}
-    if args.psm is not None:
-        engine_kwargs["psm"] = args.psm
-    engine = TesseractEngine(
-        preprocessor=lambda image, dpi: prepare(image, dpi, options, osd=osd_upside_down),
-        **engine_kwargs,  # type: ignore[arg-type]
-    )
 
-    raw_texts, raw_s = ([""] * len(paths), 0.0)
-    if not args.no_raw:
-        raw_texts, raw_s = timed_map(raw_tesseract, paths)
-    our_texts, our_s = timed_map(ours(engine), paths)
+    base = args.manifest.resolve().parent
+    pages = json.loads(args.manifest.read_text())
+    truths = [bag((base / p["truth"]).read_text(encoding="utf-8")) for p in pages]
+    images = [(base / p["image"]).resolve() for p in pages]
 
-    print(f"{'image':<28} {'raw F1':>7} {'ours F1':>8}")
-    raw_scores, our_scores = [], []
-    for path, truth, raw, mine in zip(paths, truths, raw_texts, our_texts, strict=True):
-        raw_f1, our_f1 = f1(truth, raw), f1(truth, mine)
-        raw_scores.append(raw_f1)
-        our_scores.append(our_f1)
-        print(f"{path.name:<28} {raw_f1:7.3f} {our_f1:8.3f}")
-    n = len(paths)
-    print(f"{'MEAN':<28} {sum(raw_scores) / n:7.3f} {sum(our_scores) / n:8.3f}")
-    if raw_s:
-        print(f"wall time: raw {raw_s:.1f} s, ours {our_s:.1f} s, ratio {our_s / raw_s:.2f}")
+    def plain_eng(p: dict) -> str:
+        return plain_tesseract(base / p["image"], "eng")
+
+    def plain_own(p: dict) -> str:
+        return plain_tesseract(base / p["image"], TESSERACT_CODES[p["lang"]])
+
+    eng_texts, eng_s = timed_map(plain_eng, pages, args.jobs)
+    own_texts = [
+        eng if p["lang"] == "en" else None for p, eng in zip(pages, eng_texts, strict=True)
+    ]
+    others = [p for p, t in zip(pages, own_texts, strict=True) if t is None]
+    other_texts = iter(timed_map(plain_own, others, args.jobs)[0])
+    own_texts = [t if t is not None else next(other_texts) for t in own_texts]
+
+    if args.results:
+        results, ours_s = args.results, float("nan")
     else:
-        print(f"wall time: ours {our_s:.1f} s")
+        results = Path(tempfile.mkdtemp(prefix="ocrpipe-quality-"))
+        ours_s = run_ocrpipe(images, results)
+
+    scored: list[PageScore] = []
+    for p, truth, eng, own in zip(pages, truths, eng_texts, own_texts, strict=True):
+        row = PageScore(p["name"], p["kind"], p["lang"])
+        row.scores["tesseract eng"] = f1(truth, bag(eng))
+        row.scores["tesseract lang"] = f1(truth, bag(own))
+        stem = Path(p["image"]).stem
+        text_path, counts_path = results / f"{stem}.txt", results / f"{stem}.words.json"
+        row.scores["ours text"] = (
+            f1(truth, bag(text_path.read_text(encoding="utf-8"))) if text_path.exists() else 0.0
+        )
+        row.scores["ours counts"] = (
+            f1(truth, bag_from_counts(counts_path)) if counts_path.exists() else 0.0
+        )
+        scored.append(row)
+
+    columns = ["tesseract eng", "tesseract lang", "ours text", "ours counts"]
+    groups: dict[tuple[str, str], list[PageScore]] = defaultdict(list)
+    for row in scored:
+        groups[(row.kind, row.lang)].append(row)
+        groups[(row.kind, "all")].append(row)
+    print(f"{'kind':<6} {'lang':<4} {'pages':>5}  " + "  ".join(f"{c:>14}" for c in columns))
+    for (kind, lang), rows in sorted(groups.items()):
+        cells = "  ".join(f"{mean([r.scores[c] for r in rows]):>14.3f}" for c in columns)
+        print(f"{kind:<6} {lang:<4} {len(rows):>5}  {cells}")
+    overall = "  ".join(f"{mean([r.scores[c] for r in scored]):>14.3f}" for c in columns)
+    print(f"{'all':<6} {'all':<4} {len(scored):>5}  {overall}")
+
+    worse = [r for r in scored if r.scores["ours text"] < r.scores["tesseract lang"]]
+    print(
+        f"\npages where ours (text) is below plain tesseract with the right language: {len(worse)}"
+    )
+    for r in sorted(worse, key=lambda r: r.scores["ours text"] - r.scores["tesseract lang"]):
+        gap = r.scores["ours text"] - r.scores["tesseract lang"]
+        mark = "  <-- beyond tolerance" if gap < -args.tolerance else ""
+        print(
+            f"  {r.name:<36} {r.kind:<5} {r.lang}  ours {r.scores['ours text']:.3f}"
+            f"  tesseract {r.scores['tesseract lang']:.3f}  ({gap:+.3f}){mark}"
+        )
+    print(
+        f"\nwall time: plain tesseract -l eng, {args.jobs} at a time {eng_s:.1f} s; "
+        f"ocrpipe process {ours_s:.1f} s; {len(pages)} pages"
+    )
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in scored], indent=1))
     return 0
 
 

@@ -13,8 +13,8 @@ prints the bag-of-words F1 of
 then the means and the wall-time ratio (ours / raw). Both run two images at a time (one
 Tesseract process per core, ``OMP_THREAD_LIMIT=1``), so the ratio compares like with like.
 
-Tokens: lower-cased runs of letters/digits, with internal apostrophes kept; F1 over the
-multiset of tokens (order-free), so it measures what a word count sees.
+Tokens: the words of the project's word rule (:func:`ocrpipe.words.words`); F1 over the
+multiset of words (order-free), so it measures what the word count sees.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import subprocess
 import sys
 import time
@@ -34,9 +33,9 @@ from pathlib import Path
 from ocr.engines.tesseract import TesseractEngine, osd_upside_down
 from ocr.pages import iter_pages
 from ocr.preprocess import DEFAULT_OPTIONS, Options, prepare
+from ocrpipe.words import words
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"}
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
 def truth_path(image: Path) -> Path | None:
@@ -54,7 +53,7 @@ def truth_file(image: Path) -> Path:
 
 
 def tokens(text: str) -> Counter[str]:
-    return Counter(_TOKEN.findall(text.lower().replace("\u2019", "'")))
+    return Counter(words(text))
 
 
 def f1(truth: str, found: str) -> float:

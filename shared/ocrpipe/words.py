@@ -43,8 +43,9 @@ The rule, in order:
 5. **A word must hold a letter or a digit** (Unicode ``L*`` or ``N*``). *Deliberate
    difference:* Writer counts every other non-space token too - a lone ``-``, ``&``, ``•``,
    ``|``, ``...``, ``--``, ``_``, an emoji, ``©``, a stray combining mark, CJK punctuation
-   such as ``。`` - except a token made only of en/em dashes. Those are bullets, rules and
-   OCR specks, not words.
+   such as ``。``, the leading ``--`` of ``--help`` (2 words in Writer) - except a token
+   made only of en/em dashes. Those are bullets, rules, leaders and OCR specks, not words.
+   On manuals this is the whole difference: see ``benchmarks/wordcount_vs_writer.py``.
 6. **Keys**: Unicode NFKC, then case folding (``str.casefold``), then NFKC again; invisible
    format characters removed (soft hyphen U+00AD, zero-width space U+200B, zero-width
    (non-)joiner U+200C/U+200D, word joiner U+2060, BOM U+FEFF: none of them separates
@@ -66,7 +67,8 @@ Other deliberate differences from Writer, all rare in text:
   (Writer counts every character cluster): there is no dictionary segmentation.
 * A BOM inside the text is removed (Writer counts ``one \\ufefftwo`` as 3 words); the ASCII
   control characters ``\\v`` and ``\\x1c``-``\\x1f`` separate (``str.split``), in Writer they
-  do not.
+  do not. After a zero-width space, Writer 7.4 counts the rest of the paragraph as one word
+  (``one\\u200btwo three`` is 1); that quirk is not followed (2).
 
 Results (:class:`WordCounts`): the total number of words, the number of distinct words
 (keys), the number of characters (code points after NFC composition, line breaks ``\\r``

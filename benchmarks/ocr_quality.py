@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocr.language import TESSERACT_CODES
-from wordcount.words import count_words
+from ocrpipe.words import count_words
 
 ROOT = Path(__file__).resolve().parents[1]
 OCRPIPE = ROOT / ".venv" / "bin" / "ocrpipe"

@@ -10,7 +10,7 @@ on ``local[2]``. This script generates a seeded, realistic English-like text (Zi
 words, capitals after full stops, commas, apostrophes, a few accented words, hyphenated line
 breaks) and times, on the same file:
 
-* **ours**: :func:`wordcount.words.count_chunks` reading the file in 1 MiB chunks: the full
+* **ours**: :func:`ocrpipe.words.count_chunks` reading the file in 1 MiB chunks: the full
   rule (NFKC, case folding, apostrophes, hyphenation), in one process on one core;
 * **ours, --parallel N**: the file split at line breaks into N parts, counted by N processes
   and the counters merged (what the same rule costs on the same two cores Spark gets);
@@ -43,8 +43,8 @@ from operator import add
 from pathlib import Path
 from typing import Any
 
+from ocrpipe.words import WordCounts, count_chunks, ends_with_line_hyphen
 from wordcount.service import decode_utf8
-from wordcount.words import WordCounts, count_chunks
 
 COMMON = (  # noqa: SIM905
     "the of and to a in is it you that he was for on are with as I his they be at one have "
@@ -164,13 +164,13 @@ def count_file(path: Path) -> WordCounts:
     return count_chunks(file_chunks(path))
 
 
-def _count_part(args: tuple[str, int, int]) -> Counter[str]:
+def _count_part(args: tuple[str, int, int]) -> WordCounts:
     path, start, end = args
-    return Counter(dict(count_chunks(file_chunks(Path(path), start, end)).counts))
+    return count_chunks(file_chunks(Path(path), start, end))
 
 
 def part_bounds(path: Path, parts: int) -> list[tuple[int, int]]:
-    """Byte ranges that start right after a blank-free line break (no hyphen before it)."""
+    """Byte ranges that start right after a line break that is not line-break hyphenation."""
     size = path.stat().st_size
     cuts = [0]
     with path.open("rb") as raw:
@@ -178,7 +178,7 @@ def part_bounds(path: Path, parts: int) -> list[tuple[int, int]]:
             raw.seek(size * index // parts)
             while True:
                 line = raw.readline()
-                if not line or not line.rstrip(b"\r\n").endswith(b"-"):
+                if not line or not ends_with_line_hyphen(line.decode("utf-8", "replace")[:-1]):
                     break
             cuts.append(raw.tell())
     cuts.append(size)
@@ -186,13 +186,13 @@ def part_bounds(path: Path, parts: int) -> list[tuple[int, int]]:
 
 
 def count_file_parallel(path: Path, workers: int) -> WordCounts:
-    total: Counter[str] = Counter()
+    total = WordCounts.from_counter(Counter(), characters=0)
     with ProcessPoolExecutor(workers) as pool:
         for part in pool.map(
             _count_part, [(str(path), a, b) for a, b in part_bounds(path, workers)]
         ):
-            total.update(part)
-    return WordCounts.from_counter(total)
+            total += part
+    return total
 
 
 def timed(fn: Any, *args: Any) -> tuple[Any, float]:

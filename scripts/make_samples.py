@@ -37,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from ocrpipe.words import words
+
 DPI = 300
 A5 = (1748, 2480)  # 148 x 210 mm at 300 dpi
 SEED = 20240607
@@ -851,7 +853,8 @@ def _require_complete(pages: Sequence[Page], passage: Passage, sample: str) -> N
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[A-Za-z0-9']+", text)
+    """The words of ``text`` under the project's word rule."""
+    return list(words(text))
 
 
 def _scanner_grain(img: Image.Image, rng: np.random.Generator) -> Image.Image:

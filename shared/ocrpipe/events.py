@@ -239,6 +239,14 @@ class WordsCounted(DomainEvent):
     unique_words: int = Field(ge=0)
     top_words: list[WordCount] = Field(max_length=10)
     word_rule_version: str
+    language: Language | None = Field(
+        default=None, description="The language the text was read in (from OcrCompleted)."
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_WARNINGS,
+        description="What the person should know about the read (from OcrCompleted).",
+    )
     renotify: bool = Field(
         default=False,
         description=(

@@ -34,7 +34,7 @@ def _stage() -> str:
 
 
 def truth_counts(stem: str) -> Counter[str]:
-    from wordcount.words import count_words  # tests may import services
+    from ocrpipe.words import count_words
 
     text = (SAMPLES / "truth" / f"{stem}.txt").read_text(encoding="utf-8")
     return Counter(dict(count_words(text).counts))

@@ -11,11 +11,11 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
-from ocrpipe.events import OcrCompleted, Recipient
+from ocrpipe.events import OcrCompleted, PageRead, Recipient
+from ocrpipe.words import WORD_RULE_VERSION
 from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, sqs_event
 from wordcount import handlers
-from wordcount.words import WORD_RULE_VERSION
 
 pytestmark = pytest.mark.integration
 
@@ -125,6 +125,10 @@ def test_counts_text_writes_result_and_publishes(cloud: Aws) -> None:
         "word_rule_version": WORD_RULE_VERSION,
         "total_words": 10,
         "unique_words": 8,
+        "characters": 59,
+        "language": None,
+        "pages": [],
+        "warnings": [],
         "counts": {
             "the": 3,
             "and": 1,
@@ -152,6 +156,24 @@ def test_counts_text_writes_result_and_publishes(cloud: Aws) -> None:
     assert len(detail["top_words"]) == 8
     assert detail["recipient"] == {"channel": "email", "ciphertext": "Y2lwaGVy"}
     assert detail["word_rule_version"] == WORD_RULE_VERSION
+
+
+def test_language_pages_and_warnings_of_the_read_reach_the_result(cloud: Aws) -> None:
+    cloud.put_text("text/p.txt", b"uno due\n\f\n\n\f\ntre\n")
+    pages = [
+        PageRead(number=1, word_count=2, mean_confidence=91.0),
+        PageRead(number=2, word_count=0),
+        PageRead(number=3, word_count=1, mean_confidence=88.5),
+    ]
+    warning = "Page 2 of 3: no text was found there."
+    handle(completed("doc-0003-abcd", "text/p.txt", language="it", pages=pages, warnings=[warning]))
+
+    result, _, _ = cloud.result("doc-0003-abcd")
+    assert result["language"] == "it"
+    assert [p["word_count"] for p in result["pages"]] == [2, 0, 1]
+    assert result["warnings"] == [warning]
+    (detail,) = [p["detail"] for p in cloud.published()]
+    assert (detail["language"], detail["warnings"]) == ("it", [warning])
 
 
 def test_top_words_limited_to_ten(cloud: Aws) -> None:
@@ -201,8 +223,9 @@ def test_large_multibyte_text_is_streamed_and_counted_exactly(cloud: Aws) -> Non
     handle(completed("doc-big-text", "text/big.txt"))
 
     result, _, _ = cloud.result("doc-big-text")
-    words = ["ελληνικά", "ĉu", "naïve", "café", "日本語", "don't", "information"]
-    assert result["total_words"] == 7 * 60_000
+    words = ["ελληνικά", "ĉu", "naïve", "café", "日", "本", "語", "don't", "information"]
+    assert result["total_words"] == 9 * 60_000
+    assert result["characters"] == (len(line) - 2) * 60_000
     assert result["counts"] == dict.fromkeys(sorted(words), 60_000)
     assert list(result["counts"]) == sorted(words)
 
@@ -217,8 +240,8 @@ def test_empty_and_invalid_utf8_text(cloud: Aws) -> None:
     empty, _, _ = cloud.result("doc-empty-text")
     assert (empty["total_words"], empty["unique_words"], empty["counts"]) == (0, 0, {})
     bad, _, _ = cloud.result("doc-bad-bytes")
-    # undecodable bytes become U+FFFD, which separates words
-    assert bad["counts"] == {"ok": 2, "caf": 1}
+    # undecodable bytes become U+FFFD, an ordinary character: stripped at a word's end only
+    assert bad["counts"] == {"caf": 1, "ok\ufffd\ufffdok": 1}
     assert len(cloud.published()) == 2
 
 

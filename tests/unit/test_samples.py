@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ocrpipe.words import words
 from scripts import make_samples as ms
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def _words(text: str) -> list[str]:
-    """Words as the counting rule sees them, after re-joining `infor-\\nmation`."""
-    return re.findall(r"[a-z0-9]+(?:'[a-z0-9]+)*", re.sub(r"-\n", "", text).lower())
+    """Words as the counting rule sees them (it re-joins `infor-\\nmation`)."""
+    return list(words(text))
 
 
 def _drawn(page: ms.Page) -> str:

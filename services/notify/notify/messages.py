@@ -54,6 +54,10 @@ def body(event: OutcomeEvent, *, attachment: str | None, attachment_note: str = 
             f"  Different words:  {event.unique_words:,}",
             "",
         ]
+        if event.warnings:
+            lines.append("Please note:")
+            lines += [f"  - {warning}" for warning in event.warnings]
+            lines.append("")
         if event.top_words:
             lines.append("Most frequent words:")
             width = max(len(w.word) for w in event.top_words)

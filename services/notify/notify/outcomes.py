@@ -128,6 +128,8 @@ def summary(event: OutcomeEvent) -> dict[str, Any]:
             "unique_words": event.unique_words,
             "top_words": [{"word": w.word, "count": w.count} for w in event.top_words],
             "word_rule_version": event.word_rule_version,
+            "language": event.language,
+            "warnings": event.warnings,
             "result_uri": event.result_uri,
         }
     else:

@@ -30,9 +30,9 @@ from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope
 from ocrpipe.events import OcrCompleted
 from ocrpipe.idempotency import once_per_key
+from ocrpipe.words import WORD_RULE_VERSION
 from wordcount.config import Settings
 from wordcount.service import count_document
-from wordcount.words import WORD_RULE_VERSION
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

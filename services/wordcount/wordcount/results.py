@@ -3,8 +3,14 @@
 The result lives in the wordcount bucket at ``results/<document_id>.json``::
 
     {"document_id": "...", "filename": "scan.jpg", "text_uri": "s3://...",
-     "word_rule_version": "1", "total_words": 1234, "unique_words": 456,
+     "word_rule_version": "2", "total_words": 1234, "unique_words": 456,
+     "characters": 7890, "language": "en",
+     "pages": [{"number": 1, "word_count": 1230, "mean_confidence": 93.1, "source": "ocr"}, ...],
+     "warnings": ["Page 3 of 3: no text was found there ..."],
      "counts": {"the": 52, "and": 31, ...}}
+
+``language``, ``pages`` (the engine's words per page) and ``warnings`` come from the
+``OcrCompleted`` event, so a page that could not be read is visible in the result.
 
 ``counts`` keeps the rule's order (count descending, then word ascending); the JSON is UTF-8
 with non-ASCII words written as they are (``ensure_ascii=False``).
@@ -16,14 +22,14 @@ import json
 from typing import Any
 
 from ocrpipe.events import OcrCompleted, WordCount, WordsCounted
-from wordcount.words import WORD_RULE_VERSION, WordCounts
+from ocrpipe.words import WORD_RULE_VERSION, WordCounts
 
 RESULT_PREFIX = "results/"
 RESULT_CONTENT_TYPE = "application/json; charset=utf-8"
 TOP_WORDS = 10
 #: Longest word carried in the event's ``top_words`` (the result file has every word whole).
-#: A "word" is a run of letters, so text in a script written without spaces can make one
-#: that is kilobytes long; ten of those must not push the event over its size limit.
+#: A "word" is a run of non-space characters, so a text without spaces can make one that is
+#: kilobytes long; ten of those must not push the event over its size limit.
 MAX_EVENT_WORD_CHARS = 100
 
 
@@ -39,6 +45,10 @@ def result_document(completed: OcrCompleted, counts: WordCounts) -> dict[str, An
         "word_rule_version": WORD_RULE_VERSION,
         "total_words": counts.total,
         "unique_words": counts.unique,
+        "characters": counts.characters,
+        "language": completed.language,
+        "pages": [page.model_dump(mode="json") for page in completed.pages],
+        "warnings": list(completed.warnings),
         "counts": dict(counts.counts),
     }
 
@@ -59,6 +69,8 @@ def words_counted(completed: OcrCompleted, counts: WordCounts, result_uri: str) 
         unique_words=counts.unique,
         top_words=[WordCount(word=_shorten(w), count=c) for w, c in counts.top(TOP_WORDS)],
         word_rule_version=WORD_RULE_VERSION,
+        language=completed.language,
+        warnings=completed.warnings,
     )
 
 

@@ -4,7 +4,7 @@ Plain code with its AWS clients passed in, so tests can run it against moto or s
 
 Failure policy: every error here is raised, so the SQS record is retried and, if it keeps
 failing, parked in the DLQ. Nothing a *user* sent can make this stage fail: the text was
-written by the ocr service, any bytes decode (invalid UTF-8 becomes U+FFFD, a separator)
+written by the ocr service, any bytes decode (invalid UTF-8 becomes U+FFFD)
 and an empty text counts zero words. What is left are AWS errors (transient: retrying
 helps) and a text object that is gone (:class:`TextMissingError`: an operator problem, e.g.
 an event replayed after the text expired, which the DLQ shows to an operator).
@@ -21,8 +21,8 @@ from botocore.exceptions import ClientError
 from ocrpipe.bus import EventPublisher
 from ocrpipe.events import OcrCompleted, WordsCounted
 from ocrpipe.storage import S3Location
+from ocrpipe.words import WordCounts, count_chunks
 from wordcount import results
-from wordcount.words import WordCounts, count_chunks
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -82,6 +82,17 @@ class TestAttachmentName:
 
 
 class TestCountedEmail:
+    def test_warnings_of_the_read_are_told(self) -> None:
+        warning = "Page 2 of 3: no text was found there; the counts cover the other pages."
+        message = messages.build_email(
+            counted(warnings=[warning]),
+            sender="ocrpipe@example.com",
+            to=ADDRESS,
+            result_json=RESULT,
+        )
+        body = text_body(parse(messages.to_bytes(message)))
+        assert f"Please note:\r\n  - {warning}" in body
+
     def test_message_has_body_and_json_attachment(self) -> None:
         message = messages.build_email(
             counted(), sender="ocrpipe@example.com", to=ADDRESS, result_json=RESULT

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ocr.text import clean_paragraph, fix_lone_bars, join_hyphenated
+from ocrpipe.words import words
 
 
 @pytest.mark.parametrize(
@@ -32,16 +33,31 @@ def test_punctuation_follows_the_rejoined_word() -> None:
 
 
 @pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["the whale Moby-", "Dick swam"], ["the whale Moby-Dick", "swam"]),  # a compound
+        (["pages 10-", "12 of it"], ["pages 10-12", "of it"]),  # digits: a range
+    ],
+)
+def test_hyphen_is_kept_before_a_capital_or_a_digit(lines: list[str], expected: list[str]) -> None:
+    assert join_hyphenated(lines) == expected
+
+
+@pytest.mark.parametrize(
     "lines",
     [
-        ["the whale Moby-", "Dick swam"],  # next line starts upper-case: a real hyphen
-        ["pages 10-", "12 of it"],  # digits
         ["a dash -", "here"],  # hyphen not attached to a word
+        ["a list-", "- item"],  # next line does not start with a letter or digit
         ["last line-"],
     ],
 )
 def test_other_hyphens_are_left_alone(lines: list[str]) -> None:
     assert join_hyphenated(lines) == lines
+
+
+def test_joined_text_counts_as_the_word_rule_counts() -> None:
+    lines = ["offer you the conso-", "lation that the whale Moby-", "Dick gave"]
+    assert list(words("\n".join(join_hyphenated(lines)))) == list(words("\n".join(lines)))
 
 
 def test_clean_paragraph_does_both() -> None:

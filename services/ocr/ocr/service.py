@@ -25,6 +25,7 @@ from ocr.errors import NoTextFoundError, UnreadableDocumentError
 from ocr.pages import iter_pages
 from ocrpipe.events import DocumentUploaded, Language, PageRead
 from ocrpipe.storage import S3Location
+from ocrpipe.words import count_words
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -164,7 +165,8 @@ class OcrService:
         """Store the engine's text and cache it under the content hash; raises
         :class:`NoTextFoundError` when the engine found no words."""
         fingerprint = self.fingerprint(requested)
-        if not result.text.strip() or result.word_count == 0:
+        # "No text" by the word rule, so a page of dashes or dot leaders is not a count of 0.
+        if count_words(result.text).total == 0:
             raise NoTextFoundError(
                 f"No text was found in the {result.page_count}-page document; "
                 "is it a photo of text, in focus and well lit?"

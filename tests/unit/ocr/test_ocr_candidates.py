@@ -39,7 +39,9 @@ def test_words_of_text_are_plausible(word: str) -> None:
     assert plausible(word)
 
 
-@pytest.mark.parametrize("word", ["eee", "cece", "iiii", "....", "-", "rnmnrn", "a§¬©"])
+@pytest.mark.parametrize(
+    "word", ["eee", "cece", "iiii", "....", "-", "rnmnrn", "a§¬©", "cee", "cect", "seneeeen"]
+)
 def test_shapes_ocr_makes_of_non_text_are_not(word: str) -> None:
     assert not plausible(word)
 
@@ -48,7 +50,7 @@ def test_read_score_weighs_confidence_and_ignores_artefacts() -> None:
     good = read_score([("manual", 95.0), ("pages", 90.0)])
     junk = read_score([("cece", 95.0), ("eee", 90.0), ("....", 99.0)])
     assert good == pytest.approx(1.85)
-    assert junk == 0.0
+    assert junk == pytest.approx(-1.85)  # artefacts count against a read; "...." not at all
     assert read_score([("manual", -1.0)]) == 0.0
 
 

@@ -14,10 +14,11 @@ Never worse than the plain engine: each page is first read exactly as given (wha
 :func:`ocr.preprocess.looks_clean`) and whose plain read is confident keeps that read: one
 engine call, like plain Tesseract. Any other page (a photo, or an unconfident read) is
 prepared (:mod:`ocr.preprocess`: flattening, deskew, orientation, upscaling) and read again
-as a *candidate*, then, if still unconfident, a Sauvola-binarised copy; a candidate replaces
-the best read so far only when its truth-free quality (:func:`ocr.quality.read_score`) is
-higher, and a candidate that turned the page upside down must be far better
-(:data:`FLIP_MARGIN`), since reading text upside down is the costliest mistake.
+as a *candidate*, then, for a photo still read unconfidently, a Sauvola-binarised copy of
+it. A candidate replaces the best read so far only when its truth-free quality
+(:func:`ocr.quality.read_score`) is higher, and a candidate that turned the page upside down
+must be far better (:data:`FLIP_MARGIN`), since reading text upside down is the costliest
+mistake.
 
 Language: read in the document's language when the upload names one; otherwise the first
 page is read in English, its text tells the language (:mod:`ocr.language`), and when that is
@@ -255,14 +256,18 @@ class TesseractEngine:
             return PageText("", ())
         dpi = page.dpi or 300.0
         best = self._ocr(page.image, dpi, lang, "plain")
-        if self._preprocessor is None or (_trusted(best) and looks_clean(page.image)):
+        if self._preprocessor is None:
+            return best
+        scanned = looks_clean(page.image)
+        if scanned and _trusted(best):
             return best
         prepared = self._preprocessor(page.image, page.dpi)
         candidate = self._ocr(prepared.image, prepared.dpi, lang, "prepared")
         best = _better(best, candidate, FLIP_MARGIN if prepared.flipped else CANDIDATE_MARGIN)
-        if _trusted(best):
+        if scanned or _trusted(best):
+            # Binarisation is a remedy for photos (uneven light, noise); on a scan it only
+            # turns dot leaders and fine print into more artefacts.
             return best
-        # Still poor (noise, dim light): a locally binarised copy of the prepared page.
         binarised = self._ocr(sauvola(prepared.image), prepared.dpi, lang, "sauvola")
         margin = FLIP_MARGIN if prepared.flipped and best.variant == "plain" else CANDIDATE_MARGIN
         return _better(best, binarised, margin)

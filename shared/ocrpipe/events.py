@@ -77,6 +77,10 @@ class RejectionReason(StrEnum):
     DECOMPRESSION_BOMB = "decompression_bomb"
     TOO_MANY_PAGES = "too_many_pages"
     UNKNOWN_UPLOAD = "unknown_upload"
+    #: More bytes arrived than the upload request declared (the presigned POST's bound).
+    LARGER_THAN_DECLARED = "larger_than_declared"
+    #: The object was stored after its upload link had expired.
+    UPLOAD_EXPIRED = "upload_expired"
 
 
 class OcrFailureReason(StrEnum):

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -610,3 +611,55 @@ def test_checked_upload_overwritten_with_other_bytes_is_deleted(stack: Stack) ->
     assert deliver(stack, [second]) == []
     assert published(stack) == []
     assert not object_exists(stack, ticket["key"])
+
+
+# -- the presigned POST's promises, enforced by ingest (the emulator does not enforce them) --
+
+
+def test_object_larger_than_declared_is_rejected_and_deleted(stack: Stack) -> None:
+    data = png_bytes()
+    ticket = open_upload("small.png", "image/png", 100)
+    post_file(ticket, data + b"\0" * 1000)  # the emulator lets the policy's bound pass
+    assert deliver(stack, object_created_bodies(stack)) == []
+    [event] = published(stack)
+    assert event.detail_type == "DocumentRejected"
+    assert event.detail["reason_code"] == "larger_than_declared"
+    assert "more than the 100 bytes its upload was announced with" in event.detail["reason"]
+    assert not object_exists(stack, ticket["key"])
+
+
+def test_object_stored_after_the_link_expired_is_rejected_and_deleted(stack: Stack) -> None:
+    data = png_bytes()
+    ticket = open_upload("late.png", "image/png", len(data))
+    # The upload was asked for 65 s ago; its link lived 30 s (+10 s grace).
+    asked = (datetime.now(UTC) - timedelta(seconds=65)).isoformat()
+    stack.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": f"upload#{ticket['document_id']}"}},
+        UpdateExpression="SET created_at = :t",
+        ExpressionAttributeValues={":t": {"S": asked}},
+    )
+    post_file(ticket, data)
+    assert deliver(stack, object_created_bodies(stack)) == []
+    [event] = published(stack)
+    assert event.detail["reason_code"] == "upload_expired"
+    assert "after its upload link expired" in event.detail["reason"]
+    assert not object_exists(stack, ticket["key"])
+
+
+def test_object_of_another_type_than_declared_is_rejected(stack: Stack) -> None:
+    ticket = open_upload("photo.jpg", "image/jpeg", 10_000)
+    post_file(ticket, png_bytes())
+    assert deliver(stack, object_created_bodies(stack)) == []
+    [event] = published(stack)
+    assert event.detail["reason_code"] == "content_type_mismatch"
+    assert not object_exists(stack, ticket["key"])
+
+
+def test_language_named_at_upload_travels_to_ocr(stack: Stack) -> None:
+    data = png_bytes()
+    ticket = open_upload("lettera.png", "image/png", len(data), language="it")
+    post_file(ticket, data)
+    assert deliver(stack, object_created_bodies(stack)) == []
+    [event] = published(stack)
+    assert (event.detail_type, event.detail["language"]) == ("DocumentUploaded", "it")

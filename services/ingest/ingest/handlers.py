@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ingest.backfill import Backfiller, run_batch_operation
 from ingest.config import Settings, ValidationSettings
-from ingest.intake import IntakeOutcome, UploadIntake
+from ingest.intake import EXPIRY_GRACE_S, IntakeOutcome, UploadIntake
 from ingest.s3_events import parse_object_created
 from ingest.upload_request import RequestRejected, parse_upload_request
 from ingest.uploads import open_upload
@@ -137,6 +137,7 @@ def on_object_created(event: dict[str, Any], context: LambdaContext) -> dict[str
             max_pages=settings.max_pages,
             max_image_pixels=settings.max_image_pixels,
         ),
+        upload_window_s=settings.presign_expiry_s + EXPIRY_GRACE_S,
     )
 
     def record_handler(record: SQSRecord) -> IntakeOutcome:

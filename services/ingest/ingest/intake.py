@@ -37,7 +37,7 @@ from ingest.uploads_table import (
     UploadsTable,
     UploadStatus,
 )
-from ingest.validation import Accepted, Limits, Verdict, check_document
+from ingest.validation import Accepted, Limits, Rejected, Verdict, check_document, human_bytes
 from ocrpipe.bus import EventPublisher
 from ocrpipe.events import DocumentRejected, DocumentUploaded, Recipient, RejectionReason
 from ocrpipe.storage import S3Location
@@ -52,6 +52,11 @@ logger = Logger(service="ingest", child=True)
 LEASE_S = 60
 
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+
+
+#: Seconds an object may be stored after its presigned POST expired: S3 checks the policy
+#: when a POST starts, so a slow upload legitimately finishes after the expiry.
+EXPIRY_GRACE_S = 10.0
 
 
 class IntakeOutcome(StrEnum):
@@ -124,10 +129,14 @@ class UploadIntake:
         publisher: EventPublisher,
         bucket: str,
         limits: Limits,
+        upload_window_s: float | None = None,
         lease_s: int = LEASE_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``upload_window_s``: how long after the upload request its object may be stored
+        (the presigned POST's expiry plus :data:`EXPIRY_GRACE_S`); None: no limit."""
         self._s3 = s3
+        self._upload_window_s = upload_window_s
         self._uploads = uploads
         self._publisher = publisher
         self._bucket = bucket
@@ -201,7 +210,7 @@ class UploadIntake:
             raise
         etag = _plain_etag(response.get("ETag"))
         with closing(response["Body"]) as body:
-            verdict = check_document(
+            verdict = self._broken_promise(upload, response) or check_document(
                 body,
                 filename=upload.filename,
                 declared_content_type=upload.content_type,
@@ -218,6 +227,31 @@ class UploadIntake:
             language=upload.language,
         )
         return event, etag
+
+    def _broken_promise(self, upload: PendingUpload, response: Any) -> Rejected | None:
+        """The presigned POST's bounds, enforced here: S3 enforces them on AWS, the local
+        emulator does not, and the object must not be trusted either way. An object larger
+        than its upload request declared, or stored after the link expired, is refused.
+        (Its type is checked from its bytes by :func:`check_document`.)"""
+        name = upload.filename or "The file"
+        size = int(response.get("ContentLength") or 0)
+        if upload.declared_size and size > upload.declared_size:
+            return Rejected(
+                RejectionReason.LARGER_THAN_DECLARED,
+                f"{name} is {human_bytes(size)}, more than the {human_bytes(upload.declared_size)}"
+                " its upload was announced with.",
+                size,
+            )
+        stored_at = response.get("LastModified")
+        if self._upload_window_s is not None and stored_at is not None:
+            late = (stored_at - upload.created_at).total_seconds() - self._upload_window_s
+            if late > 0:
+                return Rejected(
+                    RejectionReason.UPLOAD_EXPIRED,
+                    f"{name} arrived {late:.0f} s after its upload link expired.",
+                    size,
+                )
+        return None
 
     def _duplicate(self, stored: StoredUpload, created: ObjectCreated) -> IntakeOutcome:
         logger.info(

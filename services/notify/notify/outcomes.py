@@ -47,6 +47,10 @@ REJECTION_ADVICE: dict[RejectionReason, str] = {
     "one at a time.",
     RejectionReason.UNKNOWN_UPLOAD: "The upload was not expected (its link may have "
     "expired). Ask for a new upload link and try again.",
+    RejectionReason.LARGER_THAN_DECLARED: "Ask for a new upload link with the file's real "
+    "size (size_bytes) and send exactly that file.",
+    RejectionReason.UPLOAD_EXPIRED: "Upload links are short-lived: ask for a new one and "
+    "send the file right away.",
 }
 
 FAILURE_ADVICE: dict[OcrFailureReason, str] = {

@@ -7,8 +7,8 @@ the English model -- Latin letters come out right even when the accents do not, 
 the detector needs. A text it is not sure about (short, code, names, Latin placeholder text)
 stays English: reading it with the English model is what plain Tesseract would do.
 
-The model takes ~1 s to load, once per process, and only when a document does not name its
-language.
+The model takes ~1 s to load, once per process; the Tesseract engine starts loading it in
+the background when it is built (:func:`warm_up`), while the first page is read.
 """
 
 from __future__ import annotations
@@ -64,6 +64,14 @@ def _model() -> LanguageIdentifier:
             identifier.set_languages(list(TESSERACT_CODES))
             _identifier = identifier
         return _identifier
+
+
+def warm_up() -> threading.Thread:
+    """Load the model in a background thread (a container's first document then does not
+    wait for it while its first page is being read)."""
+    thread = threading.Thread(target=_model, name="langid-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)

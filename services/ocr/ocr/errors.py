@@ -21,6 +21,10 @@ class UnreadableDocumentError(OcrError):
     reason_code = OcrFailureReason.UNREADABLE
 
 
+class SourceGoneError(UnreadableDocumentError):
+    """The uploaded object is no longer stored (deleted after an earlier read, or expired)."""
+
+
 class DocumentTooLargeError(OcrError):
     """A page is over the pixel limit even after scaling, or too many pages."""
 

@@ -14,6 +14,7 @@ DynamoDB, throttling) propagates so that the queue retries.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ocr.cache import CachedText, TextCache, text_key
 from ocr.engines.base import EngineName, OcrEngine, OcrResult
-from ocr.errors import NoTextFoundError, UnreadableDocumentError
+from ocr.errors import NoTextFoundError, SourceGoneError, UnreadableDocumentError
 from ocr.pages import iter_pages
 from ocrpipe.events import DocumentUploaded, Language, PageRead
 from ocrpipe.storage import S3Location
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 class ObjectStore(Protocol):
     def get(self, uri: str) -> bytes: ...
+
+    def exists(self, uri: str) -> bool: ...
 
     def put_text(self, bucket: str, key: str, text: str) -> str: ...
 
@@ -48,10 +51,20 @@ class S3ObjectStore:
         try:
             response = self._s3.get_object(Bucket=location.bucket, Key=location.key)
         except self._s3.exceptions.NoSuchKey as exc:
-            raise UnreadableDocumentError(
+            raise SourceGoneError(
                 "The uploaded file is no longer available (it may have expired)."
             ) from exc
         return response["Body"].read()
+
+    def exists(self, uri: str) -> bool:
+        location = S3Location.parse(uri)
+        try:
+            self._s3.head_object(Bucket=location.bucket, Key=location.key)
+        except self._s3.exceptions.ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
     def put_text(self, bucket: str, key: str, text: str) -> str:
         self._s3.put_object(
@@ -113,7 +126,11 @@ class OcrService:
             hit = self.cached(uploaded)
             if hit is not None:
                 return hit
-        data = self._store.get(uploaded.source_uri)
+        data = self.source(uploaded)
+        if data is None:
+            kept = self.kept_reading(uploaded)
+            assert kept is not None  # source() returns None only when there is one
+            return kept
         actual = hashlib.sha256(data).hexdigest()
         if actual != uploaded.sha256:
             raise UnreadableDocumentError(
@@ -129,6 +146,28 @@ class OcrService:
         return self.remember(
             uploaded.sha256, result, time.perf_counter() - started, uploaded.language
         )
+
+    def source(self, uploaded: DocumentUploaded) -> bytes | None:
+        """The uploaded bytes; None when a re-read was asked for (``reocr``) but the
+        original is gone and an earlier reading of it is kept instead."""
+        try:
+            return self._store.get(uploaded.source_uri)
+        except SourceGoneError:
+            if uploaded.reocr and self.kept_reading(uploaded) is not None:
+                return None
+            raise
+
+    def kept_reading(self, uploaded: DocumentUploaded) -> OcrOutcome | None:
+        """For a re-read whose original is gone: the earlier reading, with a warning that
+        says so. A replay must not tell a person their document failed when it was read."""
+        hit = self.cached(uploaded)
+        if hit is None:
+            return None
+        note = (
+            "The original file is no longer stored, so it could not be read again; "
+            "the earlier reading is kept."
+        )
+        return dataclasses.replace(hit, warnings=(*hit.warnings, note))
 
     def fingerprint(self, language: Language | None) -> str:
         """The cache fingerprint: the engine's, and the language asked for (or "auto").

@@ -293,6 +293,12 @@ class TextractService:
             hit = self._base.cached(uploaded)
             if hit is not None:
                 return hit
+        if uploaded.reocr and not self._store.exists(uploaded.source_uri):
+            # A re-read of an original that is gone keeps the earlier reading: no failure
+            # is told for a document that was read.
+            kept = self._base.kept_reading(uploaded)
+            if kept is not None:
+                return kept
         mode = check_limits(uploaded.content_type, uploaded.size_bytes, uploaded.page_count)
         location = S3Location.parse(uploaded.source_uri)
         if mode == "sync":

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ocr.cache import InMemoryTextCache, text_key
 from ocr.engines.base import EngineName, OcrResult
-from ocr.errors import NoTextFoundError, UnreadableDocumentError
+from ocr.errors import NoTextFoundError, SourceGoneError, UnreadableDocumentError
 from ocr.pages import Page
 from ocr.service import OcrLimits, OcrService
 from ocrpipe.events import DocumentUploaded, Language
@@ -56,9 +56,12 @@ class MemoryStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
+    def exists(self, uri: str) -> bool:
+        return uri in self.objects
+
     def get(self, uri: str) -> bytes:
         if uri not in self.objects:
-            raise UnreadableDocumentError("gone")
+            raise SourceGoneError("The uploaded file is no longer available.")
         return self.objects[uri]
 
     def put_text(self, bucket: str, key: str, text: str) -> str:
@@ -129,6 +132,25 @@ def test_reocr_bypasses_the_cache(store: MemoryStore) -> None:
     outcome = service.read(uploaded("doc-00002", reocr=True))
     assert engine.calls == 2
     assert outcome.cached is False
+
+
+def test_reocr_of_a_deleted_original_keeps_the_earlier_reading(store: MemoryStore) -> None:
+    """A replay with --reocr after delete-after-OCR must not tell the person it failed."""
+    engine, cache = CountingEngine(), InMemoryTextCache()
+    service = make(engine, store, cache)
+    first = service.read(uploaded("doc-00001"))
+    service.discard_upload(uploaded("doc-00001"))
+    again = service.read(uploaded("doc-00001", reocr=True))
+    assert engine.calls == 1
+    assert again.text_uri == first.text_uri
+    assert again.warnings[-1].startswith("The original file is no longer stored")
+
+
+def test_deleted_original_never_read_is_still_a_failure(store: MemoryStore) -> None:
+    service = make(CountingEngine(), store, InMemoryTextCache())
+    store.objects.clear()
+    with pytest.raises(SourceGoneError):
+        service.read(uploaded("doc-00001", reocr=True))
 
 
 def test_a_different_fingerprint_is_a_miss(store: MemoryStore) -> None:

@@ -336,6 +336,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
+    def exists(self, uri: str) -> bool:
+        return uri in self.objects
+
     def get(self, uri: str) -> bytes:
         if uri not in self.objects:
             raise UnreadableDocumentError("gone")

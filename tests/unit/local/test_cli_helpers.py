@@ -159,3 +159,11 @@ def test_parser_rejects_email_and_webhook_together():
     assert args.state_dir == ".ocrpipe"
     with pytest.raises(SystemExit):
         parser.parse_args(["process", "a.png", "--email", "x@example.com", "--webhook", "u"])
+
+
+def test_process_takes_one_of_the_six_languages_or_detects():
+    parser = build_parser()
+    assert parser.parse_args(["process", "a.png"]).lang is None
+    assert parser.parse_args(["process", "a.png", "--lang", "pt"]).lang == "pt"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["process", "a.png", "--lang", "klingon"])

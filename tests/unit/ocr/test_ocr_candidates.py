@@ -80,6 +80,39 @@ def test_language_is_detected_from_text() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (
+            "Die Anleitung beschreibt, wie man das System installiert und das Netzwerk einrichtet.",
+            "de",
+        ),
+        (
+            "Ce manuel explique comment installer le système et configurer le réseau de la maison.",
+            "fr",
+        ),
+        ("Este manual explica cómo instalar el sistema y configurar la red de la oficina.", "es"),
+        ("Questo manuale spiega come installare il sistema e configurare la rete di casa.", "it"),
+        ("Este manual explica como instalar o sistema e configurar a rede da empresa.", "pt"),
+        ("This manual explains how to install the system and set up the office network.", "en"),
+    ],
+)
+def test_each_of_the_six_languages_is_told_apart(text: str, code: str) -> None:
+    assert language.detect(text).language == code
+
+
+@needs_tesseract
+def test_every_language_has_its_tesseract_data() -> None:
+    """The bootstrap installs one traineddata per language (system-packages.txt)."""
+    import subprocess
+
+    listed = subprocess.run(
+        ["tesseract", "--list-langs"], capture_output=True, text=True, check=True
+    )
+    installed = set(listed.stdout.split())
+    assert set(language.TESSERACT_CODES.values()) <= installed
+
+
 def test_short_or_unclear_text_stays_english() -> None:
     assert language.detect("ok 42").language == "en"
     assert language.detect(" ".join(LOREM)).language == "en"

@@ -195,3 +195,44 @@ def test_text_layer_language_is_detected_without_ocr() -> None:
     reads, detected = engine._first_page(iter([page]), None)
     assert detected == "it"
     assert reads[0].source == "text-layer"
+
+
+@needs_tesseract
+@pytest.mark.parametrize(
+    ("lines", "code", "accented"),
+    [
+        (
+            [
+                "Ce manuel explique comment installer le système",
+                "et configurer le réseau, les utilisateurs et les",
+                "services dont on a besoin chaque journée.",
+            ],
+            "fr",
+            "système",
+        ),
+        (
+            [
+                "Die Anleitung beschreibt, wie man das System",
+                "installiert und für jeden Benutzer die Dienste",
+                "einrichtet, die täglich gebraucht werden.",
+            ],
+            "de",
+            "täglich",
+        ),
+        (
+            [
+                "Este manual explica cómo instalar el sistema y",
+                "configurar la red, los usuarios y los servicios",
+                "que se necesitan para trabajar cada día.",
+            ],
+            "es",
+            "cómo",
+        ),
+    ],
+)
+def test_a_page_is_read_with_the_model_of_its_language(
+    render: Callable[..., Image.Image], lines: list[str], code: str, accented: str
+) -> None:
+    result = TesseractEngine().read([Page(number=1, image=render(lines), dpi=300)])
+    assert result.language == code
+    assert accented in result.text

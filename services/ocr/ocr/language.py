@@ -32,16 +32,6 @@ TESSERACT_CODES: dict[Language, str] = {
     "pt": "por",
 }
 
-#: What a person calls each language.
-NAMES: dict[Language, str] = {
-    "en": "English",
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-}
-
 DEFAULT_LANGUAGE: Language = "en"
 _BY_CODE: dict[str, Language] = {code: code for code in TESSERACT_CODES}
 

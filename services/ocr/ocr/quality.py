@@ -49,9 +49,8 @@ def plausible(word: str) -> bool:
             return False
         if leaders * 4 >= len(core) * 3:
             return False
-    letters = [ch for ch in core if ch.isalpha()]
     odd = sum(1 for ch in core if not ch.isalnum() and ch not in _WORD_PUNCTUATION)
-    return not (len(core) >= 4 and letters and odd * 4 >= len(core))
+    return not (len(core) >= 4 and any(ch.isalpha() for ch in core) and odd * 4 >= len(core))
 
 
 def read_score(words: Iterable[tuple[str, float]]) -> float:

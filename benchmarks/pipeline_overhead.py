@@ -35,6 +35,10 @@ could take is ``Σeng / W``. Overhead is reported two ways, both over the proces
   pipeline adds around the engine (HTTP, S3, EventBridge, SQS polling, word count, ...);
 * ``wall / engine-bound`` = processing wall ÷ (Σeng / W): 1.00 means no overhead at all.
 
+CPU is reported too, because on 2 cores every second of Python CPU is taken from Tesseract:
+this process' own CPU (emulator, runtime and handlers, all in-process) in start-up and while
+processing, the CPU of the ``tesseract`` processes it ran, and the CPU of ``raw1``'s processes.
+
 ``throughput ratio`` is pipeline pages/s ÷ raw pages/s (> 1: the pipeline is faster than one
 plain ``tesseract`` after another). Word F1 (bag of words vs the truth, with the word rule and
 F1 of ``benchmarks/ocr_quality.py``) is the mean over the images for the ``raw`` output and
@@ -46,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import struct
 import subprocess
@@ -159,6 +164,9 @@ class PipelineRun:
     outcomes: list[DocumentOutcome]
     engine_s: dict[str, float]  # document_id -> engine_seconds (uncached reads only)
     cached: int
+    startup_cpu_s: float  # CPU of this process (emulator, runtime, handlers) in start-up
+    processing_cpu_s: float  # ... and while processing
+    engine_cpu_s: float  # CPU of the tesseract processes that ended while processing
 
     @property
     def total_s(self) -> float:
@@ -185,12 +193,21 @@ def engine_seconds(functions_log: Path) -> tuple[dict[str, float], int]:
     return seconds, cached
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU (user + system) used so far by this process and by its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def run_pipeline(paths: list[Path], out_dir: Path, state_dir: Path) -> PipelineRun:
     outcomes = [DocumentOutcome(path=p) for p in paths]
     start = time.perf_counter()
+    cpu_start = cpu_seconds()
     stack = LocalStack(state_dir=state_dir).start()
     try:
         started = time.perf_counter()
+        cpu_started = cpu_seconds()
         ocr_workers = sum(
             n
             for name, n in stack.worker_counts.items()
@@ -208,6 +225,7 @@ def run_pipeline(paths: list[Path], out_dir: Path, state_dir: Path) -> PipelineR
             if outcome.status == "counted":
                 write_outputs(stack, outcome, out_dir, taken)
         processed = time.perf_counter()
+        cpu_processed = cpu_seconds()
         stack.drain(timeout=60.0)
     finally:
         stack.stop()
@@ -221,6 +239,9 @@ def run_pipeline(paths: list[Path], out_dir: Path, state_dir: Path) -> PipelineR
         outcomes=outcomes,
         engine_s=seconds,
         cached=cached,
+        startup_cpu_s=cpu_started[0] - cpu_start[0],
+        processing_cpu_s=cpu_processed[0] - cpu_started[0],
+        engine_cpu_s=cpu_processed[1] - cpu_started[1],
     )
 
 
@@ -236,6 +257,7 @@ def report(
     raw2_s: float,
     run: PipelineRun,
     load: float,
+    raw1_cpu_s: float,
 ) -> int:
     n = len(inputs)
     ids = {o.document_id for o in run.outcomes}
@@ -268,6 +290,12 @@ def report(
         f"engine: Σeng {engine_total:.1f} s over {len(run.engine_s)} reads "
         f"({engine_total / n:.2f} s/page), W = {run.ocr_workers} ocr workers, "
         f"engine-bound wall Σeng/W = {engine_bound:.1f} s"
+    )
+    print(
+        f"CPU: pipeline process start-up {run.startup_cpu_s:.1f} s, processing "
+        f"{run.processing_cpu_s:.1f} s ({run.processing_cpu_s / n:.2f} s/page); "
+        f"tesseract processes {run.engine_cpu_s:.1f} s ({run.engine_cpu_s / n:.2f} s/page); "
+        f"T_raw1's tesseract {raw1_cpu_s:.1f} s ({raw1_cpu_s / n:.2f} s/page)"
     )
     if engine_bound:
         print(
@@ -321,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = [i.path for i in inputs]
         print(f"raw tesseract on {len(paths)} images…", file=sys.stderr, flush=True)
         raw, raw_s = run_raw(paths, single_thread=False)
+        raw1_cpu = cpu_seconds()[1]
         _, raw1_s = run_raw(paths, single_thread=True)
+        raw1_cpu = cpu_seconds()[1] - raw1_cpu
         _, raw2_s = run_raw(paths, single_thread=True, jobs=2)
         print("pipeline…", file=sys.stderr, flush=True)
         run = run_pipeline(paths, base / "out", base / "state")
@@ -330,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             raw_dir.mkdir()
             for path, text in zip(paths, raw, strict=True):
                 (raw_dir / f"{path.stem}.txt").write_text(text, encoding="utf-8")
-        return report(inputs, raw, raw_s, raw1_s, raw2_s, run, load)
+        return report(inputs, raw, raw_s, raw1_s, raw2_s, run, load, raw1_cpu)
 
 
 if __name__ == "__main__":

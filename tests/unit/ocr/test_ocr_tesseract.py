@@ -6,7 +6,14 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from ocr.engines.tesseract import TesseractEngine, parse_tsv, run_tesseract
+from ocr.engines.tesseract import (
+    MISSING_SYMBOLS,
+    TesseractEngine,
+    Word,
+    fill_symbols,
+    parse_tsv,
+    run_tesseract,
+)
 from ocr.errors import EngineError
 from ocr.pages import Page
 
@@ -100,3 +107,47 @@ def test_parse_tsv_rebuilds_lines_and_paragraphs() -> None:
     page = parse_tsv("\n".join([header, *rows]))
     assert page.text == "Hello world\nagain\n\nNew"
     assert page.confidences == (90.0, 80.0, 70.0, 60.0)
+
+
+def _word(text: str, left: int, width: int, line: int = 1, conf: float = 90.0) -> Word:
+    return Word(text, conf, left, 10 * line, width, 10, (1, 1, line))
+
+
+def test_fill_symbols_takes_the_symbol_words_from_the_english_read() -> None:
+    portuguese = [
+        _word("em", 0, 20),
+        _word("crypt", 30, 50),
+        _word("file.gpg", 90, 80),
+        _word("configuração", 0, 120, line=2),
+    ]
+    english = [
+        _word("em", 0, 20),
+        _word("crypt_file.gpg", 30, 140, conf=85.0),
+        _word("configuracao", 0, 120, line=2),  # no symbol: the page's language wins
+    ]
+    filled = fill_symbols(portuguese, english, MISSING_SYMBOLS["por"])
+    assert [w.text for w in filled] == ["em", "crypt_file.gpg", "configuração"]
+    assert filled[1].conf == 85.0
+    assert filled[1].line == (1, 1, 1)
+
+
+def test_fill_symbols_needs_the_same_spelling_and_the_same_place() -> None:
+    portuguese = [_word("ficheiro", 0, 80), _word("nome", 100, 40)]
+    english = [
+        _word("x_y", 0, 80),  # same place, different word
+        _word("nome@host", 300, 90),  # a symbol, elsewhere on the line
+    ]
+    assert fill_symbols(portuguese, english, MISSING_SYMBOLS["por"]) == portuguese
+
+
+def test_portuguese_page_keeps_underscores_and_at_signs(render: Callable[..., Image.Image]) -> None:
+    """Tesseract's Portuguese model has no ``_`` or ``@``: alone it reads ``crypt file.gpg``
+    and ``fooexample.org``; the English read fills them in and the accents stay."""
+    page = render(
+        ["A configuração está em crypt_file.gpg e", "escreva para foo@example.org sem demora."]
+    )
+    plain = run_tesseract(page, ["-l", "por"], dpi=300)
+    assert "crypt_file.gpg" not in plain  # what the model alone reads
+    result = TesseractEngine().read([Page(number=1, image=page)], "pt")
+    assert {"crypt_file.gpg", "foo@example.org", "configuração", "está"} <= set(result.text.split())
+    assert result.language == "pt"

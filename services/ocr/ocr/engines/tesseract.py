@@ -27,6 +27,7 @@ another of the six the page is read again in it, as is every page after it.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import io
@@ -37,7 +38,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
@@ -64,6 +65,19 @@ TRUSTED_MIN_WORDS = 3
 #: factor; a candidate that turned the page upside down needs :data:`FLIP_MARGIN`.
 CANDIDATE_MARGIN = 1.0
 FLIP_MARGIN = 1.5
+
+#: ASCII symbols a language's model (Debian's tesseract-ocr-<lang>, tessdata_fast 4.1) cannot
+#: write, found in each model's ``lstm-unicharset`` (``combine_tessdata -u``). English has all
+#: of them but ``^`` and a backquote. Pages read in these languages get the symbols from an
+#: English read of the same image (:func:`fill_symbols`); the others lack only ``~``, which is
+#: not worth a second read of every page.
+MISSING_SYMBOLS: dict[str, str] = {"por": "_@#{}\\~", "spa": "@#&{}\\~"}
+#: How alike (difflib ratio, case-folded) the page language's reading of a stretch and the
+#: English word without its symbols must be for the English word to replace it.
+FILL_SIMILARITY = 0.8
+#: Version of how pages are read around the engine (candidates, symbol filling); part of the
+#: fingerprint, so cached texts read by older rules are read again.
+READ_RULES_VERSION = "2"
 
 _CORES = max(1, os.cpu_count() or 1)
 #: At most one tesseract process per core in this whole process.
@@ -142,47 +156,128 @@ class PageText:
     source: str = "ocr"
     #: How the page was prepared for the read that was kept ("plain", "prepared", ...).
     variant: str = "plain"
+    #: The words with their boxes (OCR reads only).
+    words: tuple[Word, ...] = field(default=(), repr=False)
+    #: The image this read was made from, at the resolution it was read at.
+    image: Image.Image | None = field(default=None, repr=False, compare=False)
+    dpi: float = 0.0
 
     @property
     def mean_confidence(self) -> float:
         return _mean(self.confidences)
 
 
-def parse_tsv(tsv: str) -> PageText:
-    """Rebuild text from Tesseract TSV: words joined by spaces, lines by newlines,
-    paragraphs and blocks by a blank line. Confidences of the non-empty words."""
-    paragraphs: list[list[list[str]]] = []
-    confidences: list[float] = []
-    scored: list[tuple[str, float]] = []
-    current_par: tuple[int, int] | None = None
-    current_line: tuple[int, int, int] | None = None
+@dataclass(frozen=True)
+class Word:
+    """One word of a Tesseract TSV read: its text, confidence, box and line."""
+
+    text: str
+    conf: float
+    left: int
+    top: int
+    width: int
+    height: int
+    #: (block, paragraph, line) numbers.
+    line: tuple[int, int, int]
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    def overlap(self, other: Word) -> int:
+        """Pixels the two boxes share."""
+        x = min(self.left + self.width, other.left + other.width) - max(self.left, other.left)
+        y = min(self.top + self.height, other.top + other.height) - max(self.top, other.top)
+        return max(0, x) * max(0, y)
+
+
+def tsv_words(tsv: str) -> list[Word]:
+    """The non-empty words of a Tesseract TSV, in reading order."""
+    words: list[Word] = []
     for row in tsv.splitlines()[1:]:
         cols = row.split("\t")
         if len(cols) < 12 or cols[0] != "5":
             continue
-        word = cols[11].strip()
-        if not word:
+        text = cols[11].strip()
+        if not text:
             continue
         try:
-            block, par, line = int(cols[2]), int(cols[3]), int(cols[4])
+            line = (int(cols[2]), int(cols[3]), int(cols[4]))
+            box = (int(cols[6]), int(cols[7]), int(cols[8]), int(cols[9]))
             conf = float(cols[10])
         except ValueError:
             continue
-        if (block, par) != current_par:
+        words.append(Word(text, conf, *box, line))
+    return words
+
+
+def page_text(words: Iterable[Word]) -> PageText:
+    """Text rebuilt from words: joined by spaces, lines by newlines, paragraphs and blocks by
+    a blank line. Confidences of the words Tesseract scored."""
+    paragraphs: list[list[list[str]]] = []
+    kept: list[Word] = []
+    current_par: tuple[int, int] | None = None
+    current_line: tuple[int, int, int] | None = None
+    for word in words:
+        if word.line[:2] != current_par:
             paragraphs.append([])
-            current_par = (block, par)
+            current_par = word.line[:2]
             current_line = None
-        if (block, par, line) != current_line:
+        if word.line != current_line:
             paragraphs[-1].append([])
-            current_line = (block, par, line)
-        paragraphs[-1][-1].append(word)
-        if conf >= 0:
-            confidences.append(conf)
-            scored.append((word, conf))
+            current_line = word.line
+        paragraphs[-1][-1].append(word.text)
+        kept.append(word)
+    scored = [(w.text, w.conf) for w in kept if w.conf >= 0]
     text = "\n\n".join(
-        "\n".join(clean_paragraph([" ".join(words) for words in par])) for par in paragraphs
+        "\n".join(clean_paragraph([" ".join(line) for line in par])) for par in paragraphs
     )
-    return PageText(text=text, confidences=tuple(confidences), score=read_score(scored))
+    return PageText(
+        text=text,
+        confidences=tuple(conf for _, conf in scored),
+        score=read_score(scored),
+        words=tuple(kept),
+    )
+
+
+def parse_tsv(tsv: str) -> PageText:
+    """:func:`page_text` of a Tesseract TSV."""
+    return page_text(tsv_words(tsv))
+
+
+def fill_symbols(words: Iterable[Word], english: Iterable[Word], missing: str) -> list[Word]:
+    """``words`` with the symbols their model cannot write taken from an English read.
+
+    Some of Tesseract's models have no ``_``, ``@``, ``#``, ``{``, ``}`` or ``\\`` at all
+    (:data:`MISSING_SYMBOLS`): Portuguese reads ``crypt_file.gpg`` as ``crypt file.gpg`` and
+    ``foo@example.org`` as ``fooqexample.org``, however clear the page. An English word that
+    holds one of the ``missing`` symbols replaces the words of ``words`` whose boxes lie
+    mostly inside its own (same image, so the boxes agree), when the two spell the same thing
+    apart from those symbols (:data:`FILL_SIMILARITY`). Everything else stays as read in the
+    page's language, accents included.
+    """
+    out: list[Word | None] = list(words)
+    for donor in english:
+        if not any(ch in missing for ch in donor.text):
+            continue
+        covered = [
+            i
+            for i, w in enumerate(out)
+            if w is not None and w.area and donor.overlap(w) * 2 >= w.area
+        ]
+        if not covered:
+            continue
+        read = "".join(w.text for i in covered if (w := out[i]) is not None)
+        bare = "".join(ch for ch in donor.text if ch not in missing)
+        similarity = difflib.SequenceMatcher(None, read.casefold(), bare.casefold()).ratio()
+        if similarity < FILL_SIMILARITY:
+            continue
+        first = out[covered[0]]
+        assert first is not None
+        out[covered[0]] = replace(first, text=donor.text, conf=min(first.conf, donor.conf))
+        for i in covered[1:]:
+            out[i] = None
+    return [w for w in out if w is not None]
 
 
 Preprocessor = Callable[[Image.Image, float | None], PreparedImage]
@@ -247,12 +342,28 @@ class TesseractEngine:
     @property
     def fingerprint(self) -> str:
         spec = f"tesseract={self.version};lang={self._lang};psm={self._psm};"
-        spec += f"pre={self._preprocess_version}"
+        spec += f"pre={self._preprocess_version};rules={READ_RULES_VERSION}"
         return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
-    def read_page(self, page: Page, lang: str | None = None) -> PageText:
-        """The best read of one page in Tesseract language ``lang`` (default: the engine's)."""
+    def read_page(
+        self, page: Page, lang: str | None = None, english: PageText | None = None
+    ) -> PageText:
+        """The best read of one page in Tesseract language ``lang`` (default: the engine's).
+
+        ``english``: an English read of the page already made (language detection makes
+        one), reused for :func:`fill_symbols` when it was read from the same variant."""
         lang = lang or self._lang
+        read = self._best_read(page, lang)
+        missing = MISSING_SYMBOLS.get(lang)
+        if missing and read.words and read.image is not None:
+            if english is None or english.variant != read.variant or not english.words:
+                english = self._ocr(read.image, read.dpi, DEFAULT_LANG, read.variant)
+            filled = page_text(fill_symbols(read.words, english.words, missing))
+            read = replace(filled, variant=read.variant, source=read.source)
+        # The image is needed only until here; a document's reads must not hold its pages.
+        return replace(read, image=None)
+
+    def _best_read(self, page: Page, lang: str) -> PageText:
         if page.text_layer is not None:
             words = page.text_layer.split()
             conf = tuple(100.0 for _ in words)
@@ -285,8 +396,7 @@ class TesseractEngine:
             timeout_s=self._timeout_s,
             binary=self._binary,
         )
-        read = parse_tsv(tsv)
-        return PageText(read.text, read.confidences, read.score, read.source, variant)
+        return replace(parse_tsv(tsv), variant=variant, image=image, dpi=dpi)
 
     def _page_texts(self, pages: Iterable[Page], lang: str) -> Iterator[PageText]:
         """Pages in order, up to ``workers`` in flight; pages are pulled lazily."""
@@ -315,7 +425,7 @@ class TesseractEngine:
         read = self.read_page(first, languages.TESSERACT_CODES[languages.DEFAULT_LANGUAGE])
         detected = languages.detect(read.text).language
         if detected != languages.DEFAULT_LANGUAGE and first.text_layer is None:
-            read = self.read_page(first, languages.TESSERACT_CODES[detected])
+            read = self.read_page(first, languages.TESSERACT_CODES[detected], english=read)
         return [read], detected
 
     def read(self, pages: Iterable[Page], language: Language | None = None) -> OcrResult:

@@ -68,13 +68,15 @@ def warm_up() -> threading.Thread:
 class Detection:
     language: Language
     probability: float
+    #: False when the text was too short to say anything (more text might).
+    decided: bool = True
 
 
 def detect(text: str) -> Detection:
     """The language of ``text`` among the six, or English when the text does not say."""
     letters = sum(ch.isalpha() for ch in text)
     if letters < MIN_LETTERS:
-        return Detection(DEFAULT_LANGUAGE, 0.0)
+        return Detection(DEFAULT_LANGUAGE, 0.0, decided=False)
     code, probability = _model().classify(text)
     language = _BY_CODE.get(code)
     if language is None or probability < MIN_PROBABILITY:

@@ -12,7 +12,7 @@ from PIL import Image, ImageFilter
 
 from ocr import language
 from ocr.engines.base import page_warnings
-from ocr.engines.tesseract import TesseractEngine
+from ocr.engines.tesseract import PageText, TesseractEngine
 from ocr.pages import Page, clean_text_layer
 from ocr.preprocess import looks_clean
 from ocr.quality import plausible, read_score
@@ -189,10 +189,38 @@ def test_language_is_detected_per_document_or_taken_as_given(
 
 
 @needs_tesseract
+def test_a_short_cover_page_does_not_decide_the_language(
+    render: Callable[..., Image.Image],
+) -> None:
+    """A title page says too little; the language comes from the pages after it, and the
+    cover is read again in that language."""
+    pages = [
+        Page(number=1, image=render(["Relazione annuale"]), dpi=300),
+        Page(number=2, image=render(ITALIAN), dpi=300),
+        Page(number=3, image=render(ITALIAN[:2]), dpi=300),
+    ]
+    engine = TesseractEngine()
+    asked: list[tuple[int, str]] = []
+    original = engine.read_page
+
+    def spy(page: Page, lang: str | None = None, english: PageText | None = None) -> PageText:
+        asked.append((page.number, lang or ""))
+        return original(page, lang, english)
+
+    engine.read_page = spy  # type: ignore[method-assign]
+    result = engine.read(pages)
+    assert result.language == "it"
+    assert asked[:4] == [(1, "eng"), (2, "eng"), (1, "ita"), (2, "ita")]
+    assert (3, "ita") in asked
+    assert (3, "eng") not in asked
+    assert "Relazione" in result.text
+
+
+@needs_tesseract
 def test_text_layer_language_is_detected_without_ocr() -> None:
     engine = TesseractEngine(binary="/nonexistent/tesseract-is-not-called")
     page = Page(number=1, image=None, text_layer=" ".join(ITALIAN))
-    reads, detected = engine._first_page(iter([page]), None)
+    reads, detected = engine._opening_pages(iter([page]), None)
     assert detected == "it"
     assert reads[0].source == "text-layer"
 

@@ -20,9 +20,11 @@ it. A candidate replaces the best read so far only when its truth-free quality
 must be far better (:data:`FLIP_MARGIN`), since reading text upside down is the costliest
 mistake.
 
-Language: read in the document's language when the upload names one; otherwise the first
-page is read in English, its text tells the language (:mod:`ocr.language`), and when that is
-another of the six the page is read again in it, as is every page after it.
+Language: read in the document's language when the upload names one; otherwise the opening
+pages are read in English until their text tells the language (:mod:`ocr.language`; a cover
+page alone rarely does, so up to :data:`DETECTION_PAGES` pages), and when that is another of
+the six those pages are read again in it, as is every page after them. Portuguese and
+Spanish models lack some ASCII symbols; those come from an English read (:func:`fill_symbols`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import difflib
 import functools
 import hashlib
 import io
+import itertools
 import os
 import re
 import subprocess
@@ -78,6 +81,8 @@ FILL_SIMILARITY = 0.8
 #: Version of how pages are read around the engine (candidates, symbol filling); part of the
 #: fingerprint, so cached texts read by older rules are read again.
 READ_RULES_VERSION = "2"
+#: Language detection reads at most this many opening pages before it settles on English.
+DETECTION_PAGES = 3
 
 _CORES = max(1, os.cpu_count() or 1)
 #: At most one tesseract process per core in this whole process.
@@ -413,20 +418,37 @@ class TesseractEngine:
             while in_flight:
                 yield in_flight.popleft().result()
 
-    def _first_page(
+    def _opening_pages(
         self, pages: Iterator[Page], language: Language | None
     ) -> tuple[list[PageText], Language]:
-        """Read the first page and settle the document's language on it."""
-        first = next(pages, None)
-        if first is None:
-            return [], language or languages.DEFAULT_LANGUAGE
+        """Read the document's opening pages and settle its language on them.
+
+        With the language given, that is the first page read in it. Otherwise pages are read
+        in English until their text says enough about the language (a cover page or a title
+        alone does not, :data:`ocr.language.MIN_LETTERS`), at most :data:`DETECTION_PAGES` of
+        them; the pages read so far are then read again in the detected language."""
         if language is not None:
+            first = next(pages, None)
+            if first is None:
+                return [], language
             return [self.read_page(first, languages.TESSERACT_CODES[language])], language
-        read = self.read_page(first, languages.TESSERACT_CODES[languages.DEFAULT_LANGUAGE])
-        detected = languages.detect(read.text).language
-        if detected != languages.DEFAULT_LANGUAGE and first.text_layer is None:
-            read = self.read_page(first, languages.TESSERACT_CODES[detected], english=read)
-        return [read], detected
+        english = languages.TESSERACT_CODES[languages.DEFAULT_LANGUAGE]
+        opening: list[tuple[Page, PageText]] = []
+        detection = languages.detect("")
+        for page in itertools.islice(pages, DETECTION_PAGES):
+            opening.append((page, self.read_page(page, english)))
+            detection = languages.detect("\n".join(read.text for _, read in opening))
+            if detection.decided:
+                break
+        detected = detection.language
+        if detected == languages.DEFAULT_LANGUAGE:
+            return [read for _, read in opening], detected
+        code = languages.TESSERACT_CODES[detected]
+        reads = [
+            read if page.text_layer is not None else self.read_page(page, code, english=read)
+            for page, read in opening
+        ]
+        return reads, detected
 
     def read(self, pages: Iterable[Page], language: Language | None = None) -> OcrResult:
         page_iter = iter(pages)
@@ -435,7 +457,7 @@ class TesseractEngine:
             # A fixed model chosen by configuration (e.g. OCRPIPE_TESSERACT_LANG=deu+eng).
             reads, used = list(self._page_texts(page_iter, self._lang)), None
         else:
-            reads, used = self._first_page(page_iter, language)
+            reads, used = self._opening_pages(page_iter, language)
             reads += list(self._page_texts(page_iter, languages.TESSERACT_CODES[used]))
         texts = [r.text for r in reads]
         confidences = [c for r in reads for c in r.confidences]

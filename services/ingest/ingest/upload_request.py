@@ -18,7 +18,8 @@ from typing import Any, Literal
 from email_validator import EmailNotValidError, validate_email
 
 from ingest.keys import MAX_KEY_BYTES, upload_key
-from ingest.validation import SUPPORTED_CONTENT_TYPES, ContentType, human_bytes
+from ingest.validation import human_bytes
+from ocrpipe.content_types import SUPPORTED_CONTENT_TYPES, ContentType
 from ocrpipe.events import LANGUAGES, Language
 from ocrpipe.webhooks import WebhookUrlError, check_webhook_url
 

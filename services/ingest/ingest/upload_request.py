@@ -205,6 +205,6 @@ def parse_webhook_url(raw: Any, local_mode: bool) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise RequestRejected(400, "invalid_webhook_url", "webhook_url must be an https URL.")
     try:
-        return check_webhook_url(raw.strip(), local_mode=local_mode)
+        return check_webhook_url(raw.strip(), allow_loopback=local_mode)
     except WebhookUrlError as exc:
         raise RequestRejected(400, "invalid_webhook_url", str(exc)) from None

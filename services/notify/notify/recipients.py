@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import unicodedata
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -62,14 +61,10 @@ def decrypt_address(kms: KMSClient, recipient: Recipient, *, document_id: str) -
         raise PermanentDeliveryError("The delivery address is not valid text.") from None
 
 
-def _has_space_or_control(text: str) -> bool:
-    return any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
-
-
 def check_email_address(address: str) -> str:
     """A plausible single address (SES has the final word), or a permanent failure."""
     local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or _has_space_or_control(address):
+    if not at or not local or not domain or webhooks.has_space_or_control(address):
         raise PermanentDeliveryError(INVALID_EMAIL_ADDRESS)
     return address
 
@@ -81,6 +76,6 @@ def check_webhook_url(url: str, *, local_mode: bool) -> str:
     request leaves the service (e.g. to the instance metadata address).
     """
     try:
-        return webhooks.check_webhook_url(url, local_mode=local_mode)
+        return webhooks.check_webhook_url(url, allow_loopback=local_mode)
     except webhooks.WebhookUrlError as exc:
         raise PermanentDeliveryError(str(exc)) from None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from notify.errors import PermanentDeliveryError
+from notify.errors import PermanentDeliveryError, TransientDeliveryError
 from ocrpipe import webhooks
 from ocrpipe.events import Recipient
 
@@ -69,13 +69,23 @@ def check_email_address(address: str) -> str:
     return address
 
 
-def check_webhook_url(url: str, *, local_mode: bool) -> str:
-    """The shared webhook policy (:mod:`ocrpipe.webhooks`), checked again at send time.
+def webhook_destination(url: str, *, local_mode: bool) -> webhooks.WebhookDestination:
+    """Where a delivery to ``url`` may connect, by the shared webhook policy
+    (:mod:`ocrpipe.webhooks`): the URL checked again (ingest checked it when the upload was
+    requested), its host name resolved, and every address it resolves to checked, refused if
+    ANY is not public. This is the last line of defence before a request leaves the service
+    (e.g. to the instance metadata address); the delivery must connect to the returned
+    addresses only (:func:`notify.webhook.post` does). Loopback is allowed only under the
+    one-machine runtime (``local_mode``).
 
-    Ingest checks it when the upload is requested; this is the last line of defence before a
-    request leaves the service (e.g. to the instance metadata address).
+    A refusal is permanent; a resolver failure is transient (DNS may answer later).
     """
     try:
-        return webhooks.check_webhook_url(url, allow_loopback=local_mode)
+        target = webhooks.parse_webhook_url(url, allow_loopback=local_mode)
+        return webhooks.resolve_webhook_target(target)
     except webhooks.WebhookUrlError as exc:
         raise PermanentDeliveryError(str(exc)) from None
+    except OSError as exc:  # socket.gaierror and friends
+        raise TransientDeliveryError(
+            f"The webhook's host name could not be resolved ({type(exc).__name__}); will retry."
+        ) from None

@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ingest.backfill import Backfiller
 from ingest.config import ValidationSettings
 from ocrpipe.bus import EventPublisher
+from ocrpipe.content_types import MAGIC_BYTES, sniff_content_type
 from ocrpipe.events import (
     LANGUAGES,
     DocumentRejected,
@@ -48,24 +49,17 @@ DEFAULT_STATE_DIR = ".ocrpipe"
 DEFAULT_TIMEOUT_S = 300.0
 HTTP_TIMEOUT_S = 60
 
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"II*\x00", "image/tiff"),
-    (b"MM\x00*", "image/tiff"),
-    (b"%PDF-", "application/pdf"),
-)
-
 
 class UsageError(Exception):
     pass
 
 
 def guess_content_type(path: Path, head: bytes) -> str:
-    """By magic bytes first (what the file is), then by extension (what it claims to be)."""
-    for magic, content_type in _MAGIC:
-        if head.startswith(magic):
-            return content_type
+    """By magic bytes first (what the file is, by the rule ingest and ocr use), then by
+    extension (what it claims to be)."""
+    sniffed = sniff_content_type(head)
+    if sniffed is not None:
+        return sniffed
     guessed, _ = mimetypes.guess_type(path.name)
     return guessed or "application/octet-stream"
 
@@ -134,7 +128,7 @@ def upload(
     """``POST /uploads`` (with the extra request ``fields``: recipient, language) then the
     multipart POST of the bytes to the presigned URL."""
     data = outcome.path.read_bytes()
-    content_type = guess_content_type(outcome.path, data[:16])
+    content_type = guess_content_type(outcome.path, data[:MAGIC_BYTES])
     request: dict[str, object] = {
         "filename": outcome.path.name,
         "content_type": content_type,

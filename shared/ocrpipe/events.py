@@ -31,6 +31,8 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ocrpipe.content_types import ContentType
+
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 DocumentId = Annotated[str, Field(pattern=r"^[0-9A-Za-z_\-]{8,64}$")]
@@ -132,7 +134,12 @@ class DocumentUploaded(IngestEvent):
     DETAIL_TYPE: ClassVar[str] = "DocumentUploaded"
 
     source_uri: S3Uri
-    content_type: Literal["image/jpeg", "image/png", "image/tiff", "application/pdf"]
+    content_type: ContentType = Field(
+        description=(
+            "What the file is, as ingest decided it from the magic number "
+            "(ocrpipe.content_types) and checked it; ocr opens it as this type only."
+        )
+    )
     size_bytes: int = Field(ge=1)
     sha256: Sha256Hex
     page_count: int = Field(ge=1, description="1 for JPEG/PNG; frames for TIFF; pages for PDF.")

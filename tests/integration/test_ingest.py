@@ -354,6 +354,24 @@ def test_bad_requests_get_a_clear_4xx(
     )
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://2130706433/",
+        "https://127.1/",
+        "https://0x7f000001/",
+        "https://0177.0.0.1/",
+        "https://10.1/",
+        "https://2852039166/",
+    ],
+)
+def test_numeric_forms_of_internal_addresses_are_refused_at_upload(stack: Stack, url: str) -> None:
+    payload = {"filename": "a.png", "content_type": "image/png", "size_bytes": 5}
+    status, body = call_api(payload | {"webhook_url": url})
+    assert (status, body["error"]) == (400, "invalid_webhook_url")
+    assert body["message"] == "The webhook URL must point at a public internet host."
+
+
 def test_unknown_route_is_a_json_404(stack: Stack) -> None:
     status, body = call_api({}, path="/nothing", method="GET")
     assert (status, body["error"]) == (404, "not_found")

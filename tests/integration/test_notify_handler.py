@@ -31,6 +31,7 @@ from ocrpipe.events import (
     WordsCounted,
 )
 from tests import lambda_shapes
+from tests.fake_dns import fake_resolver
 from tests.lambda_shapes import envelope_body, lambda_context, sqs_event
 
 pytestmark = pytest.mark.integration
@@ -538,3 +539,56 @@ def test_plain_http_webhook_outside_local_mode_is_refused(
     [announced] = cloud.published()
     assert announced["detail-type"] == "NotificationFailed"
     assert announced["detail"]["reason"] == "The webhook URL must use https."
+
+
+# --- webhook addresses checked at send time, connection pinned to them ------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["2130706433", "127.1", "0x7f000001", "0177.0.0.1", "10.1", "2852039166", "[::ffff:7f00:1]"],
+)
+def test_numeric_forms_of_internal_addresses_are_refused_at_send_time(
+    cloud: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("OCRPIPE_LOCAL_MODE", "false")
+    doc = "doc-webhook-07"
+    url = f"https://{host}:{receiver.server.server_address[1]}/hooks/ocrpipe"
+    assert handle(failed(doc, cloud.recipient(doc, url, "webhook"))) == {"batchItemFailures": []}
+    assert receiver.deliveries == []
+    [announced] = cloud.published()
+    assert announced["detail-type"] == "NotificationFailed"
+    assert announced["detail"]["reason"] == "The webhook URL must point at a public internet host."
+
+
+def test_a_name_resolving_to_loopback_is_refused_at_send_time(
+    cloud: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCRPIPE_LOCAL_MODE", "false")
+    resolver = fake_resolver(monkeypatch)
+    resolver.answers["hooks.example.com"] = ["127.0.0.1"]
+    doc = "doc-webhook-08"
+    url = f"https://hooks.example.com:{receiver.server.server_address[1]}/hooks/ocrpipe"
+    handle(failed(doc, cloud.recipient(doc, url, "webhook")))
+    assert resolver.asked == ["hooks.example.com"]
+    assert receiver.deliveries == []
+    [announced] = cloud.published()
+    assert announced["detail"]["reason"] == "The webhook URL must point at a public internet host."
+
+
+def test_delivery_connects_to_the_address_checked_and_names_the_host(
+    cloud: Aws, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # local runtime: a loopback name, resolved once, then reached at that address
+    resolver = fake_resolver(monkeypatch)
+    resolver.answers["receiver.localhost"] = ["127.0.0.1"]
+    port = receiver.server.server_address[1]
+    doc = "doc-webhook-09"
+    url = f"http://receiver.localhost:{port}/hooks/ocrpipe"
+    assert handle(failed(doc, cloud.recipient(doc, url, "webhook"))) == {"batchItemFailures": []}
+    [delivery] = receiver.deliveries
+    assert delivery["verified"]
+    assert delivery["headers"]["Host"] == f"receiver.localhost:{port}"
+    assert resolver.asked == ["receiver.localhost"]  # never resolved again to connect
+    [announced] = cloud.published()
+    assert announced["detail-type"] == "NotificationSent"

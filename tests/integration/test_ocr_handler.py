@@ -20,6 +20,7 @@ from ocrpipe import aws
 from ocrpipe.events import DocumentUploaded, Recipient
 from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, queue_arn, sqs_event
+from tests.polyglot import many_page_pdf, png_carrying
 
 pytestmark = [
     pytest.mark.integration,
@@ -200,6 +201,25 @@ def test_corrupt_bytes_become_ocr_failed(stack: Stack) -> None:
     assert failed["detail"]["reason_code"] == "unreadable"
     assert failed["detail"]["reason"]
     assert failed["detail"]["recipient"]["ciphertext"] == "c2VjcmV0"
+
+
+def test_a_png_carrying_a_pdf_is_read_as_the_png_it_was_checked_as(stack: Stack) -> None:
+    data = png_carrying(page_png(), many_page_pdf(500))
+    uri = stack.upload("uploads/doc-000010/innocent.png", data)
+    assert run(uploaded_event("doc-000010", uri, data)) == {"batchItemFailures": []}
+    (completed,) = stack.captured()
+    assert completed["detail-type"] == "OcrCompleted"
+    assert completed["detail"]["page_count"] == 1  # the PNG's one page, not 500 PDF pages
+
+
+def test_pdf_bytes_in_an_event_saying_png_become_ocr_failed(stack: Stack) -> None:
+    data = many_page_pdf(500)
+    uri = stack.upload("uploads/doc-000011/not-a.png", data)
+    assert run(uploaded_event("doc-000011", uri, data)) == {"batchItemFailures": []}
+    (failed,) = stack.captured()
+    assert failed["detail-type"] == "OcrFailed"
+    assert failed["detail"]["reason_code"] == "unreadable"
+    assert "accepted as a PNG image" in failed["detail"]["reason"]
 
 
 def test_blank_page_is_no_text(stack: Stack) -> None:

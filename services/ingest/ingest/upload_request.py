@@ -18,7 +18,8 @@ from typing import Any, Literal
 from email_validator import EmailNotValidError, validate_email
 
 from ingest.keys import MAX_KEY_BYTES, upload_key
-from ingest.validation import SUPPORTED_CONTENT_TYPES, ContentType, human_bytes
+from ingest.validation import human_bytes
+from ocrpipe.content_types import SUPPORTED_CONTENT_TYPES, ContentType
 from ocrpipe.events import LANGUAGES, Language
 from ocrpipe.webhooks import WebhookUrlError, check_webhook_url
 
@@ -204,6 +205,6 @@ def parse_webhook_url(raw: Any, local_mode: bool) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise RequestRejected(400, "invalid_webhook_url", "webhook_url must be an https URL.")
     try:
-        return check_webhook_url(raw.strip(), local_mode=local_mode)
+        return check_webhook_url(raw.strip(), allow_loopback=local_mode)
     except WebhookUrlError as exc:
         raise RequestRejected(400, "invalid_webhook_url", str(exc)) from None

@@ -6,8 +6,10 @@ anything downstream spends an OCR call on it:
 
 1. size: 0 bytes -> ``empty_file``; over the limit -> ``too_large`` (nothing past the limit
    is read);
-2. magic number: JPEG, PNG, TIFF or PDF, else ``unsupported_type``; a type other than the
-   declared one -> ``content_type_mismatch``;
+2. magic number (:func:`ocrpipe.content_types.sniff_content_type`, the one function that
+   decides what a file is, for ocr too): JPEG, PNG, TIFF or PDF, else ``unsupported_type``;
+   a type other than the declared one -> ``content_type_mismatch``. The file is then checked
+   only as that type, and the ocr stage opens it only as that type;
 3. the format itself, without decoding full-size pixels:
 
    * images: dimensions come from the header and are checked against ``max_image_pixels``
@@ -31,30 +33,23 @@ import io
 import math
 import struct
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Protocol
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_raw
 from PIL import Image, TiffImagePlugin
 
+from ocrpipe.content_types import (
+    MAGIC_BYTES,
+    PIL_FORMATS,
+    TYPE_NAMES,
+    ContentType,
+    sniff_content_type,
+    type_name,
+)
 from ocrpipe.events import RejectionReason
 from ocrpipe.pdfium import PDFIUM_LOCK
 
-ContentType = Literal["image/jpeg", "image/png", "image/tiff", "application/pdf"]
-SUPPORTED_CONTENT_TYPES: tuple[ContentType, ...] = get_args(ContentType)
-
-#: How each type is called in a sentence.
-TYPE_NAMES: dict[ContentType, str] = {
-    "image/jpeg": "a JPEG image",
-    "image/png": "a PNG image",
-    "image/tiff": "a TIFF image",
-    "application/pdf": "a PDF document",
-}
-_PIL_FORMATS: dict[ContentType, str] = {
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/tiff": "TIFF",
-}
 _READ_CHUNK = 1024 * 1024
 #: What Pillow raises on bytes it cannot parse (it is not consistent about it).
 _DECODE_ERRORS = (
@@ -103,27 +98,6 @@ class Rejected:
 Verdict = Accepted | Rejected
 
 
-def sniff_content_type(head: bytes) -> ContentType | None:
-    """The type the first bytes of a file announce, or None if not one we accept."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    return None
-
-
-def type_name(content_type: str) -> str:
-    """``image/png`` -> ``a PNG image``; an unknown type is named as it is."""
-    for known, name in TYPE_NAMES.items():
-        if known == content_type:
-            return name
-    return content_type
-
-
 def human_bytes(size: int) -> str:
     if size < 1024:
         return f"{size} byte" + ("" if size == 1 else "s")
@@ -170,7 +144,7 @@ def check_document(
         return Rejected(RejectionReason.EMPTY_FILE, f"{subject} is empty (0 bytes).", 0)
 
     with buffer.getbuffer() as view:
-        head = bytes(view[:8])
+        head = bytes(view[:MAGIC_BYTES])
     actual = sniff_content_type(head)
     if actual is None:
         return Rejected(
@@ -234,7 +208,7 @@ def _check_image(
 ) -> int | _Problem:
     """Page count of a JPEG/PNG/TIFF, or what is wrong with it."""
     try:
-        with Image.open(buffer, formats=[_PIL_FORMATS[content_type]]) as image:
+        with Image.open(buffer, formats=[PIL_FORMATS[content_type]]) as image:
             width, height = image.size
             if width <= 0 or height <= 0:
                 return _corrupt(subject, content_type)

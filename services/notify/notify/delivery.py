@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from notify import mail, messages, webhook
 from notify.errors import PermanentDeliveryError
 from notify.outcomes import OutcomeEvent, outcome_of, summary
-from notify.recipients import check_email_address, check_webhook_url, decrypt_address
+from notify.recipients import check_email_address, decrypt_address, webhook_destination
 from ocrpipe.events import NotificationFailed, NotificationSent, WordsCounted
 from ocrpipe.storage import S3Location
 
@@ -78,12 +78,12 @@ def send_email(event: OutcomeEvent, address: str, ctx: DeliveryContext) -> str:
 
 
 def send_webhook(event: OutcomeEvent, address: str, ctx: DeliveryContext) -> str:
-    url = check_webhook_url(address, local_mode=ctx.local_mode)
+    destination = webhook_destination(address, local_mode=ctx.local_mode)
     identifier = delivery_id(event)
     request = webhook.signed_request(
         summary(event), secret=ctx.webhook_secret, delivery_id=identifier
     )
-    webhook.post(url, request)
+    webhook.post(destination, request)
     return identifier
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import unicodedata
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from notify.errors import PermanentDeliveryError
+from notify.errors import PermanentDeliveryError, TransientDeliveryError
 from ocrpipe import webhooks
 from ocrpipe.events import Recipient
 
@@ -62,25 +61,31 @@ def decrypt_address(kms: KMSClient, recipient: Recipient, *, document_id: str) -
         raise PermanentDeliveryError("The delivery address is not valid text.") from None
 
 
-def _has_space_or_control(text: str) -> bool:
-    return any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
-
-
 def check_email_address(address: str) -> str:
     """A plausible single address (SES has the final word), or a permanent failure."""
     local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or _has_space_or_control(address):
+    if not at or not local or not domain or webhooks.has_space_or_control(address):
         raise PermanentDeliveryError(INVALID_EMAIL_ADDRESS)
     return address
 
 
-def check_webhook_url(url: str, *, local_mode: bool) -> str:
-    """The shared webhook policy (:mod:`ocrpipe.webhooks`), checked again at send time.
+def webhook_destination(url: str, *, local_mode: bool) -> webhooks.WebhookDestination:
+    """Where a delivery to ``url`` may connect, by the shared webhook policy
+    (:mod:`ocrpipe.webhooks`): the URL checked again (ingest checked it when the upload was
+    requested), its host name resolved, and every address it resolves to checked, refused if
+    ANY is not public. This is the last line of defence before a request leaves the service
+    (e.g. to the instance metadata address); the delivery must connect to the returned
+    addresses only (:func:`notify.webhook.post` does). Loopback is allowed only under the
+    one-machine runtime (``local_mode``).
 
-    Ingest checks it when the upload is requested; this is the last line of defence before a
-    request leaves the service (e.g. to the instance metadata address).
+    A refusal is permanent; a resolver failure is transient (DNS may answer later).
     """
     try:
-        return webhooks.check_webhook_url(url, local_mode=local_mode)
+        target = webhooks.parse_webhook_url(url, allow_loopback=local_mode)
+        return webhooks.resolve_webhook_target(target)
     except webhooks.WebhookUrlError as exc:
         raise PermanentDeliveryError(str(exc)) from None
+    except OSError as exc:  # socket.gaierror and friends
+        raise TransientDeliveryError(
+            f"The webhook's host name could not be resolved ({type(exc).__name__}); will retry."
+        ) from None

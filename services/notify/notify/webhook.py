@@ -31,6 +31,16 @@ standard library.
 Answers: any 2xx means delivered. 429 and 5xx (and network errors, and no answer within
 10 s) are retried by the queue, with backoff, up to the queue's maximum receives; any other
 status (including redirects, which are not followed) is a permanent failure.
+
+**Where a delivery connects.** :func:`post` takes a
+:class:`~ocrpipe.webhooks.WebhookDestination`: the URL's host and the addresses it resolved
+to, each one checked by the webhook policy (:func:`notify.recipients.webhook_destination`).
+The connection goes to those addresses only and never resolves the name again, so a DNS
+answer that changes after the check (DNS rebinding) cannot move it to an internal address;
+TLS still sends the host name as SNI and verifies the certificate against it (the default
+context: system CAs, ``CERT_REQUIRED``, host name checked), and ``Host`` carries it. No
+proxy is used (``HTTPS_PROXY`` is ignored): through a proxy the address check would mean
+nothing.
 """
 
 from __future__ import annotations
@@ -39,14 +49,15 @@ import hashlib
 import hmac
 import http.client
 import json
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from notify.errors import PermanentDeliveryError, TransientDeliveryError
+from ocrpipe.webhooks import IPAddress, WebhookDestination
 
 TIMESTAMP_HEADER = "X-Ocrpipe-Timestamp"
 SIGNATURE_HEADER = "X-Ocrpipe-Signature"
@@ -112,36 +123,106 @@ def signed_request(
     )
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect could lead anywhere (an internal address); treat it as an answer."""
+def connect_to_any(
+    addresses: Iterable[IPAddress], port: int, timeout: float | None
+) -> socket.socket:
+    """A TCP connection to the first of ``addresses`` that answers; nothing is resolved."""
+    failure: OSError | None = None
+    for address in addresses:
+        family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect((str(address), port))
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        return sock
+    raise failure or OSError("no address to connect to")
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """Plain HTTP to ``host`` through ``addresses`` only (loopback, local runtime only)."""
+
+    def __init__(self, host: str, port: int, addresses: Iterable[IPAddress], *, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.addresses = tuple(addresses)
+
+    def connect(self) -> None:
+        self.sock = connect_to_any(self.addresses, self.port, self.timeout)
 
 
-def post(url: str, request: SignedRequest, *, timeout_s: float = TIMEOUT_S) -> int:
-    """POST the signed request; the 2xx status, or a classified failure.
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to ``host`` through ``addresses`` only: the TCP connection goes to a checked
+    address, TLS names ``host`` (SNI) and verifies the certificate against it."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        addresses: Iterable[IPAddress],
+        *,
+        timeout: float,
+        context: ssl.SSLContext | None = None,
+    ):
+        self.tls = context if context is not None else ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.addresses = tuple(addresses)
+
+    def connect(self) -> None:
+        sock = connect_to_any(self.addresses, self.port, self.timeout)
+        try:
+            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def connection_to(
+    destination: WebhookDestination,
+    *,
+    timeout_s: float = TIMEOUT_S,
+    context: ssl.SSLContext | None = None,
+) -> http.client.HTTPConnection:
+    """A connection to the destination's checked addresses (not yet opened)."""
+    target = destination.target
+    if target.scheme == "https":
+        return PinnedHTTPSConnection(
+            target.host, target.port, destination.addresses, timeout=timeout_s, context=context
+        )
+    return PinnedHTTPConnection(target.host, target.port, destination.addresses, timeout=timeout_s)
+
+
+def post(
+    destination: WebhookDestination,
+    request: SignedRequest,
+    *,
+    timeout_s: float = TIMEOUT_S,
+    context: ssl.SSLContext | None = None,
+) -> int:
+    """POST the signed request to the destination's checked addresses; the 2xx status, or a
+    classified failure. Redirects are answers, never followed.
 
     Errors never include the URL (personal data).
     """
-    opener = urllib.request.build_opener(_NoRedirects())
-    http_request = urllib.request.Request(  # noqa: S310 (the scheme is checked by the caller)
-        url, data=request.body, headers=request.headers, method="POST"
-    )
+    connection = connection_to(destination, timeout_s=timeout_s, context=context)
     try:
-        with opener.open(http_request, timeout=timeout_s) as response:
+        connection.request(
+            "POST", destination.target.path, body=request.body, headers=request.headers
+        )
+        with connection.getresponse() as response:
             status = int(response.status)  # the answer's body is not needed
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-        exc.close()
-    except OSError as exc:  # URLError, timeouts, refused/reset connections
-        reason = getattr(exc, "reason", exc)
-        kind = type(reason).__name__ if isinstance(reason, BaseException) else "network error"
-        raise TransientDeliveryError(f"The webhook could not be reached ({kind}).") from None
+    except OSError as exc:  # refused/reset connections, timeouts, TLS failures
+        raise TransientDeliveryError(
+            f"The webhook could not be reached ({type(exc).__name__})."
+        ) from None
     except http.client.HTTPException as exc:
         raise TransientDeliveryError(
             f"The webhook gave a malformed answer ({type(exc).__name__})."
         ) from None
+    finally:
+        connection.close()
     if 200 <= status < 300:
         return status
     if status == 429 or status >= 500:

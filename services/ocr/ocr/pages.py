@@ -1,5 +1,12 @@
 """Turn document bytes into page images, lazily, one page at a time.
 
+The document is opened as the type ingest decided (``DocumentUploaded.content_type``) and
+nothing else: :func:`check_content_type` refuses bytes that
+:func:`ocrpipe.content_types.sniff_content_type` (the one function that decides what a file
+is) calls another type, and an image is opened with that one Pillow format. A PNG that also
+carries a PDF is read as the PNG that ingest checked, never as the PDF (whose page count
+ingest never saw).
+
 * JPEG/PNG: one page; EXIF orientation is applied (phones store photos sideways and record
   the rotation in EXIF); transparency is composited onto white (dark text on a transparent
   background would otherwise turn into black on black).
@@ -30,6 +37,13 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageOps, ImageSequence
 
 from ocr.errors import DocumentTooLargeError, UnreadableDocumentError
+from ocrpipe.content_types import (
+    PIL_FORMATS,
+    PIL_FORMATS_REPORTED,
+    ContentType,
+    sniff_content_type,
+    type_name,
+)
 from ocrpipe.pdfium import PDFIUM_LOCK
 
 #: A PDF page's text layer is used instead of OCR when it has at least this many letters
@@ -90,18 +104,31 @@ def _check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
         )
 
 
-def _iter_raster(data: bytes, max_pixels: int) -> Iterator[Page]:
+def check_content_type(data: bytes, content_type: ContentType) -> None:
+    """Refuse ``data`` unless it is ``content_type`` by the rule ingest decided it with."""
+    if not data:
+        raise UnreadableDocumentError("The file is empty.")
+    actual = sniff_content_type(data)
+    if actual != content_type:
+        found = "a type ocrpipe does not read" if actual is None else type_name(actual)
+        raise UnreadableDocumentError(
+            f"The file was accepted as {type_name(content_type)} but its bytes are "
+            f"{found}; it was not read."
+        )
+
+
+def _iter_raster(data: bytes, content_type: ContentType, max_pixels: int) -> Iterator[Page]:
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=[PIL_FORMATS[content_type]])
     except Image.DecompressionBombError as exc:
         raise DocumentTooLargeError(f"The image is too large to decode safely: {exc}") from exc
     except _DECODE_ERRORS as exc:
         raise UnreadableDocumentError(
-            "The file is not an image we can read (JPEG, PNG, TIFF) or a PDF."
+            f"The file is not {type_name(content_type)} that can be read."
         ) from exc
     with image:
         fmt = image.format or "image"
-        if fmt not in ("JPEG", "PNG", "TIFF", "MPO"):
+        if fmt not in PIL_FORMATS_REPORTED[content_type]:
             raise UnreadableDocumentError(f"Unsupported image format {fmt}.")
         frame_count = getattr(image, "n_frames", 1)
         for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
@@ -197,11 +224,15 @@ def _iter_pdf(data: bytes, dpi: int, max_pixels: int) -> Iterator[Page]:
             pdf.close()
 
 
-def iter_pages(data: bytes, *, pdf_dpi: int = 300, max_image_pixels: int) -> Iterator[Page]:
-    """The document's pages, decoded one at a time (only one page image is held at once)."""
-    if not data:
-        raise UnreadableDocumentError("The file is empty.")
-    if data[:1024].lstrip().startswith(b"%PDF") or b"%PDF-" in data[:1024]:
-        yield from _iter_pdf(data, pdf_dpi, max_image_pixels)
-    else:
-        yield from _iter_raster(data, max_image_pixels)
+def iter_pages(
+    data: bytes, content_type: ContentType, *, pdf_dpi: int = 300, max_image_pixels: int
+) -> Iterator[Page]:
+    """The pages of ``data`` read as ``content_type`` (the type ingest checked it as),
+    decoded one at a time (only one page image is held at once).
+
+    Bytes that are not that type are refused here, before anything is decoded
+    (:func:`check_content_type`)."""
+    check_content_type(data, content_type)
+    if content_type == "application/pdf":
+        return _iter_pdf(data, pdf_dpi, max_image_pixels)
+    return _iter_raster(data, content_type, max_image_pixels)

@@ -138,6 +138,7 @@ class OcrService:
             )
         pages = iter_pages(
             data,
+            uploaded.content_type,
             pdf_dpi=self._limits.pdf_dpi,
             max_image_pixels=self._limits.max_image_pixels,
         )

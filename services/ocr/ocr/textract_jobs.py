@@ -46,6 +46,8 @@ from ocr.engines.textract import (
     check_limits,
 )
 from ocr.errors import EngineError, OcrError, UnreadableDocumentError
+from ocr.pages import check_content_type
+from ocrpipe.content_types import PIL_FORMATS
 from ocrpipe.events import DocumentUploaded, OcrFailureReason, Recipient
 from ocrpipe.storage import S3Location
 
@@ -341,14 +343,17 @@ class TextractService:
         return JobStarted(job_id=job_id, page_count=uploaded.page_count)
 
     def _check_image(self, uploaded: DocumentUploaded) -> None:
-        """The image's bytes are what ingest checked, and within Textract's pixel limit."""
+        """The image's bytes are what ingest checked (same hash, same type), and within
+        Textract's pixel limit."""
         data = self._store.get(uploaded.source_uri)
         if hashlib.sha256(data).hexdigest() != uploaded.sha256:
             raise UnreadableDocumentError(
                 "The uploaded file changed after it was checked; please upload it again."
             )
+        check_content_type(data, uploaded.content_type)
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            formats = [PIL_FORMATS[uploaded.content_type]]
+            with Image.open(io.BytesIO(data), formats=formats) as image:
                 width, height = image.size
         except (OSError, ValueError, SyntaxError) as exc:
             raise UnreadableDocumentError("The image could not be decoded.") from exc

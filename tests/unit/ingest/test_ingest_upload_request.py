@@ -93,6 +93,16 @@ def test_webhook_recipient() -> None:
         "https://hooks.example.com:99999/x",  # bad port
         "https://hooks.example.com/a b",
         "",
+        # internal addresses in the numeric forms the HTTP client (inet_aton) reads
+        "https://2130706433/",
+        "https://127.1/",
+        "https://0x7f000001/",
+        "https://0177.0.0.1/",
+        "https://10.1/",
+        "https://2852039166/",  # 169.254.169.254
+        "https://[::ffff:127.0.0.1]/",
+        "https://[fd00:ec2::254]/",
+        "https://user:secret@hooks.example.com/x",
     ],
 )
 def test_bad_webhook_url_is_400(url: str) -> None:

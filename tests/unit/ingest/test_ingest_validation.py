@@ -18,10 +18,10 @@ from ingest.validation import (
     Rejected,
     check_document,
     human_bytes,
-    sniff_content_type,
 )
 from ocrpipe.events import RejectionReason
 from ocrpipe.pdfium import PDFIUM_LOCK
+from tests.polyglot import many_page_pdf, png_carrying
 
 LIMITS = Limits(max_bytes=10 * 1024 * 1024, max_pages=50, max_image_pixels=50_000_000)
 
@@ -227,14 +227,19 @@ def test_png_declared_as_jpeg_is_a_mismatch() -> None:
     assert verdict.reason == "photo.jpg was announced as a JPEG image but is a PNG image."
 
 
-def test_sniffing_uses_magic_numbers() -> None:
-    assert sniff_content_type(b"\xff\xd8\xff\xe0") == "image/jpeg"
-    assert sniff_content_type(b"\x89PNG\r\n\x1a\n") == "image/png"
-    assert sniff_content_type(b"II*\x00") == "image/tiff"
-    assert sniff_content_type(b"MM\x00*") == "image/tiff"
-    assert sniff_content_type(b"%PDF-1.7") == "application/pdf"
-    assert sniff_content_type(b"GIF89a") is None
-    assert sniff_content_type(b"") is None
+def test_a_pdf_behind_leading_junk_is_unsupported() -> None:
+    # PDF readers find a header anywhere in the first 1024 bytes; ocrpipe only at offset 0.
+    data = b"junk\n" * 20 + pdf_with_pages((612, 792))
+    rejected(check(data, "application/pdf", "doc.pdf"), RejectionReason.UNSUPPORTED_TYPE)
+
+
+def test_a_png_carrying_a_pdf_is_judged_as_the_png() -> None:
+    data = png_carrying(image_bytes("PNG"), many_page_pdf(LIMITS.max_pages + 10))
+    verdict = check(data, "image/png", "innocent.png")
+    assert isinstance(verdict, Accepted)
+    assert (verdict.content_type, verdict.page_count) == ("image/png", 1)
+    # ... and announced as a PDF it is a mismatch, never read as a PDF
+    rejected(check(data, "application/pdf", "innocent.pdf"), RejectionReason.CONTENT_TYPE_MISMATCH)
 
 
 # -- corrupt ---------------------------------------------------------------------------

@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from notify.errors import PermanentDeliveryError
-from notify.recipients import check_email_address, check_webhook_url, decrypt_address
+from notify.errors import PermanentDeliveryError, TransientDeliveryError
+from notify.recipients import check_email_address, decrypt_address, webhook_destination
 from ocrpipe.events import Recipient
+from tests.fake_dns import FakeResolver, fake_resolver
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> FakeResolver:
+    fake = fake_resolver(monkeypatch)
+    fake.answers["hooks.example.com"] = ["93.184.216.34"]
+    return fake
 
 
 @pytest.mark.parametrize("address", ["a@example.com", "first.last+tag@sub.example.co.uk"])
@@ -31,8 +39,9 @@ def test_invalid_email_addresses(address: str) -> None:
 @pytest.mark.parametrize(
     "url", ["https://hooks.example.com/ocrpipe?token=abc", "https://93.184.216.34:8443/x"]
 )
-def test_public_https_webhooks(url: str) -> None:
-    assert check_webhook_url(url, local_mode=False) == url
+def test_public_https_webhooks(resolver: FakeResolver, url: str) -> None:
+    destination = webhook_destination(url, local_mode=False)
+    assert [str(a) for a in destination.addresses] == ["93.184.216.34"]
 
 
 @pytest.mark.parametrize(
@@ -48,19 +57,47 @@ def test_public_https_webhooks(url: str) -> None:
         ("https://[::1]/x", "public internet host"),
         ("https://example.com:99999/x", "not a valid URL"),
         ("https://exa mple.com/x", "spaces or control"),
+        # numeric forms of internal addresses, as the resolver reads them
+        ("https://2130706433/", "public internet host"),
+        ("https://127.1/", "public internet host"),
+        ("https://0x7f000001/", "public internet host"),
+        ("https://0177.0.0.1/", "public internet host"),
+        ("https://10.1/", "public internet host"),
+        ("https://2852039166/", "public internet host"),
+        ("https://[::ffff:127.0.0.1]/", "public internet host"),
     ],
 )
-def test_refused_webhooks(url: str, reason: str) -> None:
+def test_refused_webhooks(resolver: FakeResolver, url: str, reason: str) -> None:
     with pytest.raises(PermanentDeliveryError, match=reason) as info:
-        check_webhook_url(url, local_mode=False)
+        webhook_destination(url, local_mode=False)
     assert url not in str(info.value)
+    assert resolver.asked == []  # refused before any lookup
 
 
-def test_loopback_http_only_in_local_mode() -> None:
-    assert check_webhook_url("http://127.0.0.1:8080/hook", local_mode=True)
-    assert check_webhook_url("http://localhost/hook", local_mode=True)
+@pytest.mark.parametrize("answer", [["127.0.0.1"], ["93.184.216.34", "169.254.169.254"]])
+def test_a_name_resolving_to_an_internal_address_is_refused_at_send_time(
+    resolver: FakeResolver, answer: list[str]
+) -> None:
+    resolver.answers["hooks.example.com"] = answer
+    with pytest.raises(PermanentDeliveryError, match="public internet host"):
+        webhook_destination("https://hooks.example.com/x", local_mode=False)
+    assert resolver.asked == ["hooks.example.com"]
+
+
+def test_a_name_that_does_not_resolve_is_retried(resolver: FakeResolver) -> None:
+    resolver.answers["hooks.example.com"] = []
+    with pytest.raises(TransientDeliveryError, match="could not be resolved"):
+        webhook_destination("https://hooks.example.com/x", local_mode=False)
+
+
+def test_loopback_http_only_in_local_mode(resolver: FakeResolver) -> None:
+    resolver.answers["localhost"] = ["127.0.0.1"]
+    assert webhook_destination("http://127.0.0.1:8080/hook", local_mode=True).addresses
+    assert webhook_destination("http://localhost/hook", local_mode=True).addresses
     with pytest.raises(PermanentDeliveryError):
-        check_webhook_url("http://10.0.0.1/hook", local_mode=True)
+        webhook_destination("http://10.0.0.1/hook", local_mode=True)
+    with pytest.raises(PermanentDeliveryError):
+        webhook_destination("http://localhost/hook", local_mode=False)
 
 
 class FailingKms:

@@ -7,6 +7,8 @@ from PIL import Image
 
 from ocr.errors import DocumentTooLargeError, UnreadableDocumentError
 from ocr.pages import MIN_TEXT_LAYER_CHARS, Page, iter_pages, render_scale
+from ocrpipe.content_types import ContentType
+from tests.polyglot import many_page_pdf, pdf_from_objects, png_carrying
 
 
 def to_bytes(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
@@ -18,8 +20,10 @@ def to_bytes(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
 LIMIT = 50_000_000
 
 
-def pages(data: bytes, *, dpi: int = 150, limit: int = LIMIT) -> list[Page]:
-    return list(iter_pages(data, pdf_dpi=dpi, max_image_pixels=limit))
+def pages(
+    data: bytes, content_type: ContentType, *, dpi: int = 150, limit: int = LIMIT
+) -> list[Page]:
+    return list(iter_pages(data, content_type, pdf_dpi=dpi, max_image_pixels=limit))
 
 
 def image_of(page: Page) -> Image.Image:
@@ -28,7 +32,7 @@ def image_of(page: Page) -> Image.Image:
 
 
 def test_png_is_one_page() -> None:
-    result = pages(to_bytes(Image.new("RGB", (300, 200), "white"), "PNG"))
+    result = pages(to_bytes(Image.new("RGB", (300, 200), "white"), "PNG"), "image/png")
     assert len(result) == 1
     assert image_of(result[0]).size == (300, 200)
     assert result[0].number == 1
@@ -39,14 +43,14 @@ def test_jpeg_exif_orientation_is_applied() -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 CW to display
     data = to_bytes(image, "JPEG", exif=exif.tobytes())
-    (page,) = pages(data)
+    (page,) = pages(data, "image/jpeg")
     assert image_of(page).size == (100, 400)
 
 
 def test_transparent_png_is_flattened_onto_white() -> None:
     image = Image.new("RGBA", (50, 50), (0, 0, 0, 0))
     image.putpixel((10, 10), (0, 0, 0, 255))
-    (page,) = pages(to_bytes(image, "PNG"))
+    (page,) = pages(to_bytes(image, "PNG"), "image/png")
     assert image_of(page).mode == "RGB"
     assert image_of(page).getpixel((0, 0)) == (255, 255, 255)
     assert image_of(page).getpixel((10, 10)) == (0, 0, 0)
@@ -56,7 +60,7 @@ def test_multi_frame_tiff_yields_each_frame() -> None:
     frames = [Image.new("L", (120 + i * 10, 80), 255) for i in range(3)]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
-    result = pages(buffer.getvalue())
+    result = pages(buffer.getvalue(), "image/tiff")
     assert [p.number for p in result] == [1, 2, 3]
     assert [image_of(p).size[0] for p in result] == [120, 130, 140]
 
@@ -65,14 +69,14 @@ def test_pages_are_lazy() -> None:
     frames = [Image.new("L", (100, 100), 255) for _ in range(3)]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
-    iterator = iter_pages(buffer.getvalue(), max_image_pixels=LIMIT)
+    iterator = iter_pages(buffer.getvalue(), "image/tiff", max_image_pixels=LIMIT)
     assert next(iterator).number == 1  # decoded one page without touching the rest
 
 
 def test_scanned_pdf_page_is_rendered_at_dpi() -> None:
     # Pillow writes a raster-only PDF: 200x100 px at 100 dpi = 2 x 1 inch.
     data = to_bytes(Image.new("RGB", (200, 100), "white"), "PDF", resolution=100.0)
-    (page,) = pages(data, dpi=150)
+    (page,) = pages(data, "application/pdf", dpi=150)
     assert page.text_layer is None
     assert image_of(page).size == (300, 150)
     assert page.dpi == pytest.approx(150)
@@ -80,7 +84,9 @@ def test_scanned_pdf_page_is_rendered_at_dpi() -> None:
 
 def test_pdf_render_is_scaled_down_to_pixel_limit() -> None:
     data = to_bytes(Image.new("RGB", (2000, 2000), "white"), "PDF", resolution=10.0)
-    (page,) = pages(data, dpi=300, limit=4_000_000)  # 200 in x 200 in at 300 dpi = 3.6 Gpx
+    (page,) = pages(
+        data, "application/pdf", dpi=300, limit=4_000_000
+    )  # 200 in x 200 in at 300 dpi = 3.6 Gpx
     width, height = image_of(page).size
     assert width * height <= 4_000_000
     assert width > 1000
@@ -101,60 +107,77 @@ def _pdf_with_text(text: str) -> bytes:
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    return bytes(out)
+    return pdf_from_objects(objects)
 
 
 def test_pdf_text_layer_is_used_when_substantial() -> None:
     sentence = "It was the best of times, it was the worst of times, it was the age of wisdom"
     assert len(sentence) > MIN_TEXT_LAYER_CHARS
-    (page,) = pages(_pdf_with_text(sentence))
+    (page,) = pages(_pdf_with_text(sentence), "application/pdf")
     assert page.image is None
     assert page.text_layer is not None
     assert "worst of times" in page.text_layer
 
 
 def test_pdf_with_a_tiny_text_layer_is_rendered_instead() -> None:
-    (page,) = pages(_pdf_with_text("Page 7"))
+    (page,) = pages(_pdf_with_text("Page 7"), "application/pdf")
     assert page.text_layer is None
     assert page.image is not None
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "content_type"),
     [
-        b"",
-        b"this is not an image at all",
-        b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
-        b"%PDF-1.7\n1 0 obj garbage",
-        b"GIF89a" + b"\x00" * 100,
+        (b"", "image/png"),
+        (b"this is not an image at all", "image/png"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "image/png"),
+        (b"%PDF-1.7\n1 0 obj garbage", "application/pdf"),
+        (b"GIF89a" + b"\x00" * 100, "image/png"),
     ],
     ids=["empty", "text", "png-header-only", "broken-pdf", "gif"],
 )
-def test_undecodable_bytes_are_unreadable(data: bytes) -> None:
+def test_undecodable_bytes_are_unreadable(data: bytes, content_type: ContentType) -> None:
     with pytest.raises(UnreadableDocumentError) as info:
-        pages(data)
+        pages(data, content_type)
     assert info.value.reason  # a sentence a person can read
 
 
 def test_truncated_jpeg_is_unreadable() -> None:
     data = to_bytes(Image.effect_noise((800, 800), 64).convert("RGB"), "JPEG")
     with pytest.raises(UnreadableDocumentError):
-        pages(data[: len(data) // 3])
+        pages(data[: len(data) // 3], "image/jpeg")
 
 
 def test_image_over_pixel_limit_is_too_large() -> None:
     data = to_bytes(Image.new("L", (3000, 3000), 255), "PNG")
     with pytest.raises(DocumentTooLargeError, match="pixels"):
-        pages(data, limit=1_000_000)
+        pages(data, "image/png", limit=1_000_000)
+
+
+# -- a file is read as the type ingest checked, and only as that ------------------------
+
+
+def test_a_png_carrying_a_pdf_is_read_as_the_png() -> None:
+    data = png_carrying(to_bytes(Image.new("L", (320, 200), 255), "PNG"), many_page_pdf(60))
+    assert b"%PDF-" in data[:1024]  # what the old check took for a PDF
+    (page,) = pages(data, "image/png")
+    assert page.text_layer is None
+    assert image_of(page).size == (320, 200)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "found"),
+    [
+        (many_page_pdf(3), "image/png", "a PDF document"),
+        (to_bytes(Image.new("L", (50, 50), 255), "JPEG"), "image/png", "a JPEG image"),
+        (to_bytes(Image.new("L", (50, 50), 255), "PNG"), "application/pdf", "a PNG image"),
+        (b"junk" * 100 + many_page_pdf(3), "application/pdf", "a type ocrpipe does not read"),
+    ],
+    ids=["pdf-as-png", "jpeg-as-png", "png-as-pdf", "pdf-behind-junk"],
+)
+def test_bytes_of_another_type_are_refused_before_decoding(
+    data: bytes, content_type: ContentType, found: str
+) -> None:
+    with pytest.raises(UnreadableDocumentError, match=found) as info:
+        iter_pages(data, content_type, max_image_pixels=LIMIT)  # refused eagerly, not lazily
+    assert "it was not read" in info.value.reason

@@ -15,6 +15,7 @@ from ocr.errors import NoTextFoundError, SourceGoneError, UnreadableDocumentErro
 from ocr.pages import Page
 from ocr.service import OcrLimits, OcrService
 from ocrpipe.events import DocumentUploaded, Language
+from tests.polyglot import many_page_pdf, png_carrying
 
 
 def to_bytes(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
@@ -180,6 +181,24 @@ def test_corrupt_upload_is_unreadable(store: MemoryStore) -> None:
     store.objects[event.source_uri] = data
     with pytest.raises(UnreadableDocumentError):
         make(CountingEngine(), store, InMemoryTextCache()).read(event)
+
+
+def test_a_png_carrying_a_pdf_reaches_the_engine_as_one_png_page(store: MemoryStore) -> None:
+    data = png_carrying(PNG, many_page_pdf(60))
+    event = uploaded("doc-00003", data)
+    store.objects[event.source_uri] = data
+    outcome = make(CountingEngine(), store, InMemoryTextCache()).read(event)
+    assert outcome.page_count == 1
+
+
+def test_pdf_bytes_announced_as_a_png_are_refused(store: MemoryStore) -> None:
+    data = many_page_pdf(60)
+    event = uploaded("doc-00003", data)  # content_type image/png
+    store.objects[event.source_uri] = data
+    engine = CountingEngine()
+    with pytest.raises(UnreadableDocumentError, match="accepted as a PNG image"):
+        make(engine, store, InMemoryTextCache()).read(event)
+    assert engine.calls == 0
 
 
 def test_discard_upload_deletes_it(store: MemoryStore) -> None:

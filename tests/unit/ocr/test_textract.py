@@ -430,6 +430,16 @@ def test_changed_bytes_are_refused_before_textract(client: Any) -> None:
         textract.read(uploaded)
 
 
+def test_bytes_of_another_type_are_refused_before_textract(client: Any) -> None:
+    textract, store, _, _ = service(client)
+    buffer = io.BytesIO()
+    Image.new("L", (60, 40), 255).save(buffer, format="JPEG")
+    uploaded = event(buffer.getvalue())  # announced as a PNG
+    store.objects[uploaded.source_uri] = buffer.getvalue()
+    with Stubber(client), pytest.raises(UnreadableDocumentError, match="accepted as a PNG"):
+        textract.read(uploaded)
+
+
 def test_blank_image_is_no_text(client: Any) -> None:
     textract, store, cache, _ = service(client)
     data = png()

@@ -1,5 +1,10 @@
-"""Tesseract 5 through its CLI, one process per page, at most one process per core.
+"""Tesseract 5, in this process (:mod:`ocr.engines.libtesseract`) or through its CLI, at most
+one page per core at a time.
 
+* In-process by default: the same library the ``tesseract`` command runs, with each
+  language's model loaded once per process instead of once per call (~19% less CPU per page,
+  the same words). The command is used when the library is missing, for orientation checks,
+  and when the engine is given a binary of its own.
 * ``OMP_THREAD_LIMIT=1``: Tesseract's own OpenMP threads make it several times slower on a
   small box than running one single-threaded process per core.
 * A process-wide semaphore caps concurrent ``tesseract`` processes at the core count, so
@@ -29,6 +34,7 @@ Spanish models lack some ASCII symbols; those come from an English read (:func:`
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import functools
 import hashlib
@@ -46,6 +52,7 @@ from dataclasses import dataclass, field, replace
 from PIL import Image
 
 from ocr import language as languages
+from ocr.engines import libtesseract
 from ocr.engines.base import PAGE_SEPARATOR, EngineName, OcrResult, page_warnings
 from ocr.errors import EngineError
 from ocr.pages import Page
@@ -146,6 +153,20 @@ def run_tesseract(
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
         raise EngineError(f"tesseract exited with status {proc.returncode}: {detail[0][:200]}")
     return proc.stdout.decode("utf-8", "replace")
+
+
+@functools.cache
+def _shared_pool() -> libtesseract.ApiPool | None:
+    """The process' pool of in-process Tesseract handles (None: no libtesseract here).
+
+    Process-wide, not per engine: a handler may build its engine per call, and the loaded
+    models are what makes reading in-process pay."""
+    library = libtesseract.load()
+    if library is None:
+        return None
+    pool = libtesseract.ApiPool(library)
+    atexit.register(pool.close)
+    return pool
 
 
 def _mean(values: tuple[float, ...]) -> float:
@@ -325,6 +346,7 @@ class TesseractEngine:
         preprocessor: Preprocessor | None = default_preprocessor,
         preprocess_version: str = PREPROCESS_VERSION,
         binary: str = TESSERACT_BIN,
+        in_process: bool = True,
     ) -> None:
         self._lang = lang
         self._psm = psm
@@ -333,6 +355,9 @@ class TesseractEngine:
         self._preprocessor = preprocessor
         self._preprocess_version = preprocess_version if preprocessor else "none"
         self._binary = binary
+        # In-process reads the same words as the command (libtesseract); a binary of one's
+        # own, or no library, means the command.
+        self._pool = _shared_pool() if in_process and binary == TESSERACT_BIN else None
         if lang == DEFAULT_LANG:
             languages.warm_up()
 
@@ -394,13 +419,19 @@ class TesseractEngine:
         return _better(best, binarised, margin)
 
     def _ocr(self, image: Image.Image, dpi: float, lang: str, variant: str) -> PageText:
-        tsv = run_tesseract(
-            image,
-            ["-l", lang, "--psm", str(self._psm), "tsv"],
-            dpi=round(dpi),
-            timeout_s=self._timeout_s,
-            binary=self._binary,
-        )
+        if self._pool is not None:
+            with _PROCESS_SLOTS:
+                tsv = self._pool.read_tsv(
+                    image, lang=lang, psm=self._psm, dpi=round(dpi), timeout_s=self._timeout_s
+                )
+        else:
+            tsv = run_tesseract(
+                image,
+                ["-l", lang, "--psm", str(self._psm), "tsv"],
+                dpi=round(dpi),
+                timeout_s=self._timeout_s,
+                binary=self._binary,
+            )
         return replace(parse_tsv(tsv), variant=variant, image=image, dpi=dpi)
 
     def _page_texts(self, pages: Iterable[Page], lang: str) -> Iterator[PageText]:

@@ -2,21 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from ocr.text import clean_paragraph, fix_lone_bars, join_hyphenated
+from ocr.text import clean_paragraph, join_hyphenated
 from ocrpipe.words import words
 
 
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [
-        ("| thought | would sail", "I thought I would sail"),
-        ("|", "I"),
-        ("a || b", "a || b"),
-        ("x|y and |z", "x|y and |z"),
-    ],
-)
-def test_lone_bar_is_capital_i(line: str, expected: str) -> None:
-    assert fix_lone_bars(line) == expected
+def test_a_lone_bar_stays_a_bar() -> None:
+    """Shell pipelines in manuals: the bar is real (it was once turned into ``I``)."""
+    assert clean_paragraph(["ps aux | pager", "|"]) == ["ps aux | pager", "|"]
 
 
 def test_hyphenated_word_is_rejoined_on_its_first_line() -> None:
@@ -60,5 +52,5 @@ def test_joined_text_counts_as_the_word_rule_counts() -> None:
     assert list(words("\n".join(join_hyphenated(lines)))) == list(words("\n".join(lines)))
 
 
-def test_clean_paragraph_does_both() -> None:
-    assert clean_paragraph(["| can not conse-", "crate | say"]) == ["I can not consecrate", "I say"]
+def test_clean_paragraph_rejoins_and_keeps_bars() -> None:
+    assert clean_paragraph(["cat log | conse-", "crate | say"]) == ["cat log | consecrate", "| say"]

@@ -85,8 +85,8 @@ MISSING_SYMBOLS: dict[str, str] = {"por": "_@#{}\\~", "spa": "@#&{}\\~"}
 #: How alike (difflib ratio, case-folded) the page language's reading of a stretch and the
 #: English word without its symbols must be for the English word to replace it.
 FILL_SIMILARITY = 0.8
-#: Version of how pages are read around the engine (candidates, symbol filling, clean-ups); part of the
-#: fingerprint, so cached texts read by older rules are read again.
+#: Version of how pages are read around the engine (candidates, symbol filling, clean-ups);
+#: part of the fingerprint, so cached texts read by older rules are read again.
 READ_RULES_VERSION = "3"
 #: Language detection reads at most this many opening pages before it settles on English.
 DETECTION_PAGES = 3

@@ -13,7 +13,10 @@ import os
 import socket
 import threading
 
+import botocore.handlers
 import jsonpath_ng.ext
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.server import ThreadedMotoServer
 
 LOOPBACK = "127.0.0.1"
@@ -62,6 +65,56 @@ def _cache_jsonpath_parsing() -> None:
         setattr(jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=1024)(parse))  # noqa: B010
 
 
+class InProcessCalls:
+    """Calls from this process to its own emulator, served without HTTP.
+
+    The handlers run in the same process as the moto server, so a request they make to the
+    server's endpoint is handed to moto's backends directly (moto's own ``mock_aws``
+    dispatcher) instead of going through a socket, werkzeug and Flask: the same backends, the
+    same responses, ~55% less CPU per call (measured: 9.6 -> 4.4 ms for SQS and DynamoDB
+    calls). On 2 cores that CPU is taken from Tesseract. Clients in other processes -- the
+    AWS CLI, an attached ``ocrpipe`` command, a browser's presigned POST -- use the server.
+
+    A ``before-send`` handler of every botocore session (``BUILTIN_HANDLERS``, as moto does),
+    answering only requests addressed to :attr:`endpoint`; anything else goes on as usual.
+    """
+
+    def __init__(self) -> None:
+        self.endpoint: str | None = None
+        self._stubber = BotocoreStubber()
+        self._stubber.enabled = True
+
+    def __call__(
+        self, request: AWSPreparedRequest, event_name: str = "", **_: object
+    ) -> AWSResponse | None:
+        endpoint = self.endpoint
+        if endpoint is None or not request.url.startswith(endpoint + "/"):
+            return None
+        # "before-send.<service id>.<operation>"; moto matches on the endpoint prefix.
+        service_id = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
+        service = _ENDPOINT_PREFIXES.get(service_id, service_id)
+        host = "s3.amazonaws.com" if service == "s3" else f"{service}.{REGION}.amazonaws.com"
+        # The URL tells moto the service; the Host header is the server's, as the server sees
+        # it: an IP address, so S3 buckets are path-style and queue URLs name the server.
+        request.url = f"http://{host}" + request.url[len(endpoint) :]
+        request.headers["Host"] = endpoint.split("://", 1)[1]
+        response: AWSResponse | None = self._stubber("before-send", request)
+        return response
+
+
+#: Service ids (in botocore's event names) whose endpoint prefix differs.
+_ENDPOINT_PREFIXES = {"eventbridge": "events", "ses": "email", "sesv2": "email"}
+
+_in_process = InProcessCalls()
+
+
+def _serve_in_process(endpoint: str) -> None:
+    _in_process.endpoint = endpoint
+    entry = ("before-send", _in_process)
+    if entry not in botocore.handlers.BUILTIN_HANDLERS:
+        botocore.handlers.BUILTIN_HANDLERS.append(entry)
+
+
 def ensure_server() -> str:
     """Start the process' moto server if needed; returns its endpoint URL."""
     global _server, _endpoint
@@ -74,6 +127,7 @@ def ensure_server() -> str:
             server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
             server.start()
             _server, _endpoint = server, f"http://{LOOPBACK}:{port}"
+            _serve_in_process(_endpoint)
         return _endpoint
 
 
@@ -83,6 +137,7 @@ def stop_server() -> None:
         if _server is not None:
             _server.stop()
         _server, _endpoint = None, None
+        _in_process.endpoint = None
 
 
 def point_environment_at(endpoint: str) -> dict[str, str | None]:

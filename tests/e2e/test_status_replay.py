@@ -18,9 +18,9 @@ import pytest
 import requests
 from PIL import Image
 
-from ocrpipe.topology import load
 from ocrpipe_local import cli
 from ocrpipe_local.archive import read_archive
+from ocrpipe_local.discovery import discover
 from ocrpipe_local.stack import LocalStack, document_is_done, without_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -70,7 +70,7 @@ def _status(session: requests.Session, api: str, doc: dict[str, Any]) -> request
 def test_status_added_later_is_filled_by_replay_and_nothing_else_runs_again(tmp_path, capsys):
     stage = "r" + secrets.token_hex(4)
     state = tmp_path / "state"
-    before_status = without_service(load(), "status")
+    before_status = without_service(discover(), "status")
     assert "status" not in before_status.consumers
 
     clean = CLEAN.read_bytes()

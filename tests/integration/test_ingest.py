@@ -2,7 +2,7 @@
 EventBridge -> SQS event as AWS would deliver it to the Lambda, and the events it publishes.
 
 Published events are captured by subscribing an SQS queue to the custom bus with a rule.
-The uploads queue is subscribed with the rule pattern from ``topology.json`` itself.
+The uploads queue is subscribed with the rule pattern from ingest's ``ocrpipe-service.json`` itself.
 """
 
 from __future__ import annotations

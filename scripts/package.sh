@@ -118,7 +118,7 @@ while read -r name dir; do
   zip="$dir/.serverless/ocrpipe-$name.zip"
   listing=$(unzip -Z1 "$zip")
   grep -q "^$name/handlers.py" <<<"$listing" || echo "  WARNING: $name zip has no $name/handlers.py yet (the handler module is not written)"
-  for pkg in "$name/__init__.py" "ocrpipe/events.py" "ocrpipe/topology.json" "pydantic/" "aws_lambda_powertools/"; do
+  for pkg in "$name/__init__.py" "ocrpipe-service.json" "ocrpipe/events.py" "ocrpipe/names.json" "pydantic/" "aws_lambda_powertools/"; do
     grep -q "^$pkg" <<<"$listing" || { echo "  $zip lacks $pkg"; zip_status=FAILED; }
   done
   echo "  $name zip: $(du -h "$zip" | cut -f1) ($(wc -l <<<"$listing") files)"

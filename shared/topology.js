@@ -1,12 +1,26 @@
 'use strict';
 
-// Serverless Framework v3 variable source for ocrpipe's topology.
+// Serverless Framework v3 variable source for ocrpipe's wiring, as seen by ONE service.
 //
-// shared/ocrpipe/topology.json is the ONE definition of ocrpipe's wiring (resource names, which
-// consumer subscribes to which events, queue settings, storage). The local runtime reads it
-// through ocrpipe.topology; every serverless.yml reads it through this file:
+// A service's serverless.yml reads its own declaration and the shared naming rules through this
+// file, and nothing else:
 //
-//   ${file(../../shared/topology.js):consumers.ocr.pattern}
+//   custom:
+//     topo: ${file(../../shared/topology.js)}
+//   resources:
+//     - ${file(../../shared/topology.js):subscriptions.ocr}
+//
+// * shared/ocrpipe/names.json: the naming rules (bus, queue, table... names from the stage,
+//   service and consumer). Shared by everyone.
+// * ./ocrpipe-service.json of the calling service (resolved by Serverless relative to the
+//   service directory, like any ${file(...)}): the events the service consumes (rule
+//   pattern, handler, queue settings), its HTTP routes and the storage it owns. No other
+//   service's declaration is read, so adding a consumer changes no producer's template.
+//   The bus stack (shared/bus) has no declaration and gets the names only.
+//
+// Storage names of other services (ocr reads ingest's uploads/, wordcount ocr's text/...) are
+// naming rules too: `services.<name>` is derived from names.json for every service folder
+// name under services/ (and the caller's own service), without reading their declarations.
 //
 // Serverless v3 `file` source: a .js file that exports a function is called with
 // ({ options, resolveConfigurationProperty, resolveVariable }) and the address after ":" is
@@ -21,10 +35,14 @@
 const fs = require('fs');
 const path = require('path');
 
-const TOPOLOGY_PATH = path.join(__dirname, 'ocrpipe', 'topology.json');
+const NAMES_PATH = path.join(__dirname, 'ocrpipe', 'names.json');
+const SERVICES_DIR = path.join(__dirname, '..', 'services');
+// Resolved by Serverless relative to the calling service's directory; the bus stack has no
+// declaration, and the fallback '' stands for "none".
+const DECLARATION = "file(./ocrpipe-service.json), ''";
 
 // Infrastructure-only names: nothing in the Python code or the local runtime needs them, so
-// they live here rather than in topology.json.
+// they live here rather than in names.json.
 const INFRA_NAMES = {
   alarm_topic: 'ocrpipe-{stage}-alarms',
   textract_topic: 'ocrpipe-{stage}-textract-completed',
@@ -50,9 +68,41 @@ const DYNAMODB_CMK_SKIP = {
 };
 
 const STAGE_RE = /^[a-z][a-z0-9]{0,9}$/;
+// Same rules as ocrpipe.topology.ServiceName / ConsumerName (the pydantic model validates
+// every declaration in the contract tests; this only guards what names are built from).
+const SERVICE_RE = /^[a-z][a-z0-9]{0,15}$/;
+const CONSUMER_RE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
-function loadTopology() {
-  return JSON.parse(fs.readFileSync(TOPOLOGY_PATH, 'utf8'));
+function loadNames() {
+  const raw = JSON.parse(fs.readFileSync(NAMES_PATH, 'utf8'));
+  return Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('_')));
+}
+
+// Service folder names: each gets its storage names (a naming rule, no declaration read).
+function serviceFolderNames() {
+  if (!fs.existsSync(SERVICES_DIR)) return [];
+  return fs
+    .readdirSync(SERVICES_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && SERVICE_RE.test(d.name))
+    .map((d) => d.name)
+    .sort();
+}
+
+function checkDeclaration(declaration) {
+  if (!declaration) return { service: null, consumers: {}, http: {}, storage: null };
+  const where = 'ocrpipe-service.json';
+  if (typeof declaration.service !== 'string' || !SERVICE_RE.test(declaration.service)) {
+    throw new Error(`${where}: "service" must match ${SERVICE_RE}`);
+  }
+  for (const name of Object.keys(declaration.consumers || {})) {
+    if (!CONSUMER_RE.test(name)) throw new Error(`${where}: consumer ${name} must match ${CONSUMER_RE}`);
+  }
+  return {
+    service: declaration.service,
+    consumers: declaration.consumers || {},
+    http: declaration.http || {},
+    storage: { bucket: false, table: false, idempotency_table: false, ...(declaration.storage || {}) },
+  };
 }
 
 function fill(template, values) {
@@ -92,19 +142,20 @@ function arn(template) {
   return { 'Fn::Sub': template };
 }
 
-// "ingest.handlers.on_object_created" -> "ingest/handlers.on_object_created"
+// "pkg.handlers.on_event" -> "pkg/handlers.on_event"
 function lambdaHandler(dotted) {
   const parts = dotted.split('.');
   const fn = parts.pop();
   return `${parts.join('/')}.${fn}`;
 }
 
-function build(stage) {
+// `declaration`: the calling service's parsed ocrpipe-service.json, or null (the bus stack).
+function build(stage, declaration = null) {
   if (!STAGE_RE.test(stage)) {
     throw new Error(`stage ${JSON.stringify(stage)} must match ${STAGE_RE} (see OCRPIPE_STAGE)`);
   }
-  const topo = loadTopology();
-  const n = topo.names;
+  const own = checkDeclaration(declaration);
+  const n = loadNames();
   const name = (kind, extra = {}) => fill(n[kind], { stage, ...extra });
   const infra = (kind, extra = {}) => fill(INFRA_NAMES[kind], { stage, ...extra });
 
@@ -113,8 +164,9 @@ function build(stage) {
     arn(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:event-bus/${bus}`);
 
   const services = {};
-  for (const [service, storage] of Object.entries(topo.storage)) {
-    if (service.startsWith('_')) continue;
+  const serviceNames = new Set(serviceFolderNames());
+  if (own.service) serviceNames.add(own.service);
+  for (const service of [...serviceNames].sort()) {
     const bucketTemplate = fill(n.bucket, { stage, service });
     const bucketSub = bucketTemplate
       .split('{account}')
@@ -122,7 +174,6 @@ function build(stage) {
       .split('{region}')
       .join('${AWS::Region}');
     services[service] = {
-      owns: storage,
       bucket: cfnString(n.bucket, { stage, service }),
       bucketArn: arn(`arn:\${AWS::Partition}:s3:::${bucketSub}`),
       bucketObjectsArn: arn(`arn:\${AWS::Partition}:s3:::${bucketSub}/*`),
@@ -138,13 +189,13 @@ function build(stage) {
   }
 
   const consumers = {};
-  for (const [consumer, c] of Object.entries(topo.consumers)) {
+  for (const [consumer, c] of Object.entries(own.consumers)) {
     const bus = c.bus === 'default' ? 'default' : busName;
     const queue = name('queue', { consumer });
     const dlq = name('dlq', { consumer });
     const rule = name('rule', { consumer });
     consumers[consumer] = {
-      service: c.service,
+      service: own.service,
       handler: lambdaHandler(c.handler),
       dottedHandler: c.handler,
       busName: bus,
@@ -166,9 +217,9 @@ function build(stage) {
   }
 
   const http = {};
-  for (const [api, h] of Object.entries(topo.http)) {
+  for (const [api, h] of Object.entries(own.http)) {
     http[api] = {
-      service: h.service,
+      service: own.service,
       handler: lambdaHandler(h.handler),
       dottedHandler: h.handler,
       routes: h.routes,
@@ -185,9 +236,7 @@ function build(stage) {
     subscriptions[consumer] = subscriptionResources(consumer, c, alarmTopicArn);
   }
   const tables = {};
-  for (const [service, s] of Object.entries(services)) {
-    tables[service] = tableResources(service, s);
-  }
+  if (own.service) tables[own.service] = tableResources(services[own.service], own.storage);
 
   const keyAlias = name('notify_key_alias');
   return {
@@ -287,6 +336,8 @@ function subscriptionResources(consumer, c, alarmTopicArn) {
         Type: 'AWS::Events::Rule',
         Properties: {
           Name: c.rule,
+          // The wording predates per-service declarations; kept so that moving the
+          // subscriptions into each service deployed as a no-op (byte-identical templates).
           Description: `ocrpipe consumer ${consumer} (${c.dottedHandler}); pattern from topology.json`,
           EventBusName: c.busName,
           EventPattern: c.pattern,
@@ -339,11 +390,11 @@ function subscriptionResources(consumer, c, alarmTopicArn) {
   };
 }
 
-// The service's own tables, per topology.json "storage": service table (pk / expires_at) and
-// powertools idempotency table (id / expiration). On-demand, encrypted, TTL on.
-function tableResources(service, s) {
+// The service's own tables, per its declaration's "storage": service table (pk / expires_at)
+// and powertools idempotency table (id / expiration). On-demand, encrypted, TTL on.
+function tableResources(s, owns) {
   const resources = {};
-  if (s.owns.table) {
+  if (owns.table) {
     resources.ServiceTable = {
       Type: 'AWS::DynamoDB::Table',
       DeletionPolicy: 'Retain',
@@ -360,7 +411,7 @@ function tableResources(service, s) {
       },
     };
   }
-  if (s.owns.idempotency_table) {
+  if (owns.idempotency_table) {
     resources.IdempotencyTable = {
       Type: 'AWS::DynamoDB::Table',
       Metadata: {
@@ -388,12 +439,15 @@ function tableResources(service, s) {
   return { Resources: resources };
 }
 
-module.exports = async ({ options, resolveConfigurationProperty }) => {
+module.exports = async ({ options, resolveConfigurationProperty, resolveVariable }) => {
   let stage = options && options.stage;
   if (!stage) stage = await resolveConfigurationProperty(['provider', 'stage']);
-  return build(stage || 'dev');
+  const declaration = await resolveVariable(DECLARATION);
+  return build(stage || 'dev', declaration);
 };
 
-// Exposed for scripts and tests (node -e "require('./shared/topology.js').build('prod')").
+// Exposed for scripts and tests:
+//   node -e "require('./shared/topology.js').build('prod', require('./services/ocr/ocrpipe-service.json'))"
+
 module.exports.build = build;
 module.exports.lambdaHandler = lambdaHandler;

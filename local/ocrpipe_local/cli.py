@@ -38,10 +38,10 @@ from ocrpipe.events import (
 )
 from ocrpipe.storage import S3Location
 from ocrpipe.topology import Place
-from ocrpipe.topology import load as load_topology
 from ocrpipe_local import backfill as backfill_mod
 from ocrpipe_local import replay as replay_mod
 from ocrpipe_local.archive import ArchivedEvent
+from ocrpipe_local.discovery import discover
 from ocrpipe_local.stack import LocalStack, QueueDepth, StackError, active_stack
 
 SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"})
@@ -264,7 +264,10 @@ def process(args: argparse.Namespace, out: TextIO) -> int:
     stuck: dict[str, QueueDepth] = {}
     drained = True
     with LocalStack(
-        state_dir=args.state_dir, stage=args.stage, workers=_worker_counts(args.workers)
+        state_dir=args.state_dir,
+        stage=args.stage,
+        consumers=args.consumer or (),
+        workers=_worker_counts(args.workers),
     ) as stack:
         session = requests.Session()
         session.trust_env = False  # loopback only: never a proxy
@@ -343,6 +346,7 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
             state_dir=args.state_dir,
             stage=args.stage,
             api_port=args.port,
+            consumers=args.consumer or (),
             workers=_worker_counts(args.workers),
         ) as stack:
             api = stack.api_url
@@ -352,6 +356,7 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
                 f"  emulator:   {stack.endpoint_url}  (AWS_ENDPOINT_URL, dummy credentials)",
                 file=out,
             )
+            print(f"  consumers:  {', '.join(sorted(stack.resources.consumers))}", file=out)
             print(f"  outbox:     {stack.outbox_dir}", file=out)
             print(f"  events:     {stack.state_dir.resolve() / 'archive.jsonl'}", file=out)
             print(f"  logs:       {stack.functions_log.resolve()}", file=out)
@@ -402,7 +407,10 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
         drained = replay_on(attached)
     else:
         with LocalStack(
-            state_dir=args.state_dir, stage=args.stage, workers=_worker_counts(args.workers)
+            state_dir=args.state_dir,
+            stage=args.stage,
+            consumers=args.consumer or (),
+            workers=_worker_counts(args.workers),
         ) as stack:
             drained = replay_on(stack)
     if not drained:
@@ -438,7 +446,7 @@ def _replay_on_aws(
         place = Place(stage=args.stage, region=events.meta.region_name)
         request = replay_mod.prepare_aws_replay(
             events,
-            topology=load_topology(),
+            topology=discover(args.consumer or ()),
             place=place,
             window=window,
             consumers=consumers,
@@ -461,7 +469,7 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
             session = boto3.session.Session(region_name=args.region)
             s3 = session.client("s3")
             events = session.client("events")
-            bus = Place(stage=args.stage).name("bus", topology=load_topology())
+            bus = Place(stage=args.stage).name("bus")
             return _backfill_with(args, inventory, s3, events, bus, None, out)
         except (BotoCoreError, ClientError) as exc:
             print(f"ocrpipe: AWS refused the backfill: {exc}", file=sys.stderr)
@@ -478,7 +486,10 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
             out,
         )
     with LocalStack(
-        state_dir=args.state_dir, stage=args.stage, workers=_worker_counts(args.workers)
+        state_dir=args.state_dir,
+        stage=args.stage,
+        consumers=args.consumer or (),
+        workers=_worker_counts(args.workers),
     ) as stack:
         return _backfill_with(
             args,
@@ -559,6 +570,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--stage",
         default="local",
         help="stage name; stacks of one process share the emulator, isolated by stage",
+    )
+    common.add_argument(
+        "--consumer",
+        action="append",
+        metavar="PKG",
+        help=(
+            "also run the consumers declared by this importable package "
+            "(its ocrpipe-service.json; repeatable)"
+        ),
     )
     common.add_argument(
         "--workers",

@@ -1,9 +1,10 @@
 """Create a stage's AWS resources in the emulator, from the topology, and derive the env vars.
 
 Everything is read from :class:`ocrpipe.topology.Topology` (``names``, ``consumers``,
-``storage``): a consumer or a service's storage added to ``topology.json`` is provisioned and
-wired with no change here. Provisioning is idempotent, so a stage can be provisioned again in
-the same emulator (e.g. two CLI runs in one process keep the OCR cache).
+``storage``), assembled from the services' own declarations: a consumer or a service's storage
+declared in an ``ocrpipe-service.json`` is provisioned and wired with no change here.
+Provisioning is idempotent, so a stage can be provisioned again in the same emulator (e.g. two
+CLI runs in one process keep the OCR cache).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """``LocalStack``: the whole ocrpipe deployment on one machine.
 
 moto server on loopback (shared per process) + the stage's resources provisioned from the
-topology + queue worker threads calling the services' handlers + the HTTP API + the event
-archive. One stack is active per process at a time (the services read their configuration
-from ``os.environ``, which is process-wide); stacks run one after another may share a stage.
+topology (discovered: :mod:`ocrpipe_local.discovery`) + queue worker threads calling the
+services' handlers + the HTTP API + the event archive. One stack is active per process at a
+time (the services read their configuration from ``os.environ``, which is process-wide);
+stacks run one after another may share a stage.
 
 Where things go (under ``state_dir``, default ``./.ocrpipe``):
 
@@ -20,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -32,9 +33,10 @@ from ocrpipe.events import (
     NotificationFailed,
     NotificationSent,
 )
-from ocrpipe.topology import Place, Topology, load
+from ocrpipe.topology import Place, ServiceDeclaration, Topology
 from ocrpipe_local import emulator
 from ocrpipe_local.archive import ArchivedEvent, EventArchive
+from ocrpipe_local.discovery import discover, package_declarations
 from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
 from ocrpipe_local.http_api import LocalHttpApi, Route, parse_route
 from ocrpipe_local.provision import Provisioned, ProvisionedConsumer, Provisioner, environment
@@ -130,6 +132,7 @@ class LocalStack:
         state_dir: Path | str = ".ocrpipe",
         stage: str = "local",
         topology: Topology | None = None,
+        consumers: Sequence[str] = (),
         workers: Mapping[str, int] | None = None,
         api_port: int = 0,
         retry_backoff_s: float = 1.0,
@@ -141,7 +144,11 @@ class LocalStack:
                 f"stage {stage!r} must be 1-10 lower-case letters/digits, starting with a letter"
             )
         self.state_dir = Path(state_dir)
-        self.topology = topology or load()
+        # The repository's services (or the given topology) plus extra consumer packages.
+        if topology is None:
+            self.topology = discover(consumers)
+        else:
+            self.topology = topology.adding(*package_declarations(consumers))
         self.place = Place(stage=stage, account=emulator.ACCOUNT, region=emulator.REGION)
         self.worker_counts = default_workers(self.topology)
         self.worker_counts.update(workers or {})
@@ -348,11 +355,17 @@ class LocalStack:
         return aws.client(service_name)
 
     def add_consumer(
-        self, name: str, *, source: Topology | None = None, workers: int | None = None
+        self,
+        name: str,
+        *,
+        source: Topology | ServiceDeclaration | None = None,
+        workers: int | None = None,
     ) -> ProvisionedConsumer:
         """Subscribe a new consumer to the running stack, as deploying it to AWS would.
 
-        The consumer's spec comes from ``source`` (default: the packaged topology). Its
+        The consumer's spec comes from ``source``: a topology, the declaration of the service
+        it belongs to (``ocrpipe.topology.load_declaration(PKG)`` for a consumer package), or by
+        default the repository's services (:func:`ocrpipe_local.discovery.discover`). Its
         service's storage and HTTP routes are added if the stack does not have them yet, the
         queue, DLQ and rule are created, the ``OCRPIPE_*`` variables set, and workers started.
         Only events published from now on reach it; :mod:`ocrpipe_local.replay` fills its
@@ -360,7 +373,10 @@ class LocalStack:
         """
         if self.provisioned is None or not self._running or self._api is None:
             raise StackError("the stack is not running")
-        full = source or load()
+        if isinstance(source, ServiceDeclaration):
+            full = Topology.assemble([source], names=self.topology.names)
+        else:
+            full = source if source is not None else discover()
         if name not in full.consumers:
             raise StackError(f"no consumer {name!r} in the topology")
         if name in self.provisioned.consumers:

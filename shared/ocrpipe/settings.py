@@ -3,7 +3,7 @@
 Every service subclasses :class:`ServiceSettings` with its own fields; all variables share
 the ``OCRPIPE_`` prefix (``OCRPIPE_BUS_NAME``, ``OCRPIPE_UPLOADS_BUCKET``, ...). In AWS the
 variables are set by the service's ``serverless.yml``; locally by the runtime, from the same
-topology names.
+naming rules (``ocrpipe.topology``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import pytest
 
 from ocrpipe import topology
 from ocrpipe.events import EVENT_TYPES
+from ocrpipe_local.discovery import discover
 
 pytestmark = pytest.mark.packaging
 
@@ -29,6 +30,8 @@ MANIFEST = CFN_DIR / "manifest.json"
 # with the topology Place the expectations are computed for.
 ACCOUNT, REGION, PARTITION = "210987654321", "eu-west-1", "aws"
 SERVICES = ("ingest", "ocr", "wordcount", "notify", "status")
+#: What the services declare (services/*/ocrpipe-service.json), as the local runtime finds it.
+TOPOLOGY = discover()
 DATA_PLANE_PREFIXES = ("s3:", "dynamodb:", "sqs:", "kms:", "ses:")
 
 
@@ -106,7 +109,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _consumers_of(service: str) -> dict[str, topology.Consumer]:
-    return {k: c for k, c in topology.load().consumers.items() if c.service == service}
+    return {k: c for k, c in TOPOLOGY.consumers.items() if c.service == service}
 
 
 def _queue_ids(template: dict[str, Any]) -> dict[str, str]:
@@ -190,9 +193,9 @@ def test_notify_key_policy_grants_encrypt_to_ingest_and_decrypt_to_notify(
 # --- consumers: rule -> queue (+DLQ) -> function -----------------------------------------
 
 
-@pytest.mark.parametrize("consumer", sorted(topology.load().consumers))
+@pytest.mark.parametrize("consumer", sorted(TOPOLOGY.consumers))
 def test_consumer_rule_matches_topology(consumer: str, place: topology.Place) -> None:
-    c = topology.load().consumers[consumer]
+    c = TOPOLOGY.consumers[consumer]
     template = _template_for(c.service)
     rules = {
         r["Properties"]["Name"]: r["Properties"]
@@ -201,7 +204,7 @@ def test_consumer_rule_matches_topology(consumer: str, place: topology.Place) ->
     rule = rules[place.name("rule", consumer=consumer)]
     expected_bus = "default" if c.bus == "default" else place.name("bus")
     assert rule["EventBusName"] == expected_bus
-    assert _render(rule["EventPattern"]) == place.pattern(consumer)
+    assert _render(rule["EventPattern"]) == place.pattern(consumer, topology=TOPOLOGY)
     queue_id = _queue_ids(template)[place.name("queue", consumer=consumer)]
     assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": [queue_id, "Arn"]}]
 
@@ -227,9 +230,9 @@ def test_consumer_rule_matches_topology(consumer: str, place: topology.Place) ->
     assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
 
 
-@pytest.mark.parametrize("consumer", sorted(topology.load().consumers))
+@pytest.mark.parametrize("consumer", sorted(TOPOLOGY.consumers))
 def test_consumer_queue_dlq_and_event_source_mapping(consumer: str, place: topology.Place) -> None:
-    c = topology.load().consumers[consumer]
+    c = TOPOLOGY.consumers[consumer]
     template = _template_for(c.service)
     queues = _queue_ids(template)
     queue_id = queues[place.name("queue", consumer=consumer)]
@@ -273,7 +276,7 @@ def test_every_event_source_mapping_reports_batch_item_failures() -> None:
 
 
 def test_http_api_handlers_and_routes() -> None:
-    for api in topology.load().http.values():
+    for api in TOPOLOGY.http.values():
         template = _template_for(api.service)
         routes = {
             r["Properties"]["RouteKey"]
@@ -413,7 +416,7 @@ def test_environment_follows_configuration_contract(service: str, place: topolog
         assert fn["Properties"]["Architectures"] == ["x86_64"]
         if fn["Properties"].get("PackageType") != "Image":
             assert fn["Properties"]["Runtime"] == "python3.11"
-    storage = topology.load().owned_storage().get(service)
+    storage = TOPOLOGY.owned_storage().get(service)
     if storage is not None:
         tables = {
             t["Properties"]["TableName"]: t["Properties"]
@@ -492,7 +495,7 @@ def test_ocr_reads_only_ingest_uploads_and_writes_only_its_text() -> None:
 def test_tesseract_variant_runs_the_container_image() -> None:
     _manifest()
     template = _load("ocr-tesseract")
-    consumer = topology.load().consumers["ocr"]
+    consumer = TOPOLOGY.consumers["ocr"]
     images = [
         f["Properties"]
         for f in _functions(template).values()

@@ -1,4 +1,4 @@
-"""Contract tests: every rule in the topology matches exactly the events its consumer handles.
+"""Contract tests: every rule the services declare matches exactly the events its consumer handles.
 
 Patterns are evaluated by moto's EventBridge pattern matcher, the one that routes events in the
 local runtime (moto does not implement the TestEventPattern API), so a typo in a pattern fails
@@ -15,10 +15,13 @@ from moto.events.models import EventPattern
 
 from ocrpipe import topology
 from ocrpipe.events import EVENTS_BY_DETAIL_TYPE
+from ocrpipe_local.discovery import SERVICES_DIR, discover
 
 from .examples import EXAMPLES
 
 PLACE = topology.Place(stage="test", account="123456789012", region="us-east-1")
+#: services/*/ocrpipe-service.json, assembled as the local runtime does.
+TOPOLOGY = discover()
 
 
 def _envelope(source: str, detail_type: str, detail: dict) -> str:
@@ -37,20 +40,20 @@ def _envelope(source: str, detail_type: str, detail: dict) -> str:
 
 
 def _matches(consumer: str, event: str) -> bool:
-    pattern = EventPattern.load(json.dumps(PLACE.pattern(consumer)))
+    pattern = EventPattern.load(json.dumps(PLACE.pattern(consumer, topology=TOPOLOGY)))
     return bool(pattern.matches_event(json.loads(event)))
 
 
 def test_topology_loads_and_names_fill():
-    topo = topology.load()
+    topo = TOPOLOGY
     assert PLACE.name("bus") == "ocrpipe-test"
     assert PLACE.name("queue", consumer="ocr") == "ocrpipe-test-ocr"
     for name in topo.consumers:
-        assert not re.search(r"\{[a-z_]+\}", json.dumps(PLACE.pattern(name)))
+        assert not re.search(r"\{[a-z_]+\}", json.dumps(PLACE.pattern(name, topology=TOPOLOGY)))
 
 
 def test_every_subscribed_detail_type_is_a_contract():
-    for name, consumer in topology.load().consumers.items():
+    for name, consumer in TOPOLOGY.consumers.items():
         if consumer.bus != "custom":
             continue
         for detail_type in consumer.pattern.get("detail-type", []):  # status: all, by prefix
@@ -60,7 +63,7 @@ def test_every_subscribed_detail_type_is_a_contract():
 
 @pytest.mark.parametrize("consumer", ["ocr", "wordcount", "notify"])
 def test_domain_consumers_get_exactly_their_events(consumer):
-    wanted = set(topology.load().consumers[consumer].pattern["detail-type"])
+    wanted = set(TOPOLOGY.consumers[consumer].pattern["detail-type"])
     for detail_type, example in EXAMPLES.items():
         event = _envelope(example.SOURCE, detail_type, json.loads(example.model_dump_json()))
         assert _matches(consumer, event) == (detail_type in wanted), detail_type
@@ -86,3 +89,60 @@ def test_status_gets_every_domain_event_and_nothing_else():
 
 def test_status_publishes_nothing_it_would_consume_itself():
     assert all(model.SOURCE != "ocrpipe.status" for model in EVENTS_BY_DETAIL_TYPE.values())
+
+
+def test_every_service_folder_declares_itself():
+    folders = {p.name for p in SERVICES_DIR.iterdir() if (p / "serverless.yml").exists()}
+    declared = {p.parent.name for p in SERVICES_DIR.glob(f"*/{topology.DECLARATION_FILE}")}
+    assert folders == declared == TOPOLOGY.services()
+    for service in folders:
+        # The file beside the package is what the service's handlers (and Lambda zip) read.
+        shipped = topology.load_declaration(service).model_dump(exclude={"schema_uri", "comment"})
+        assert shipped == TOPOLOGY.declaration(service).model_dump(
+            exclude={"schema_uri", "comment"}
+        )
+
+
+def test_shared_holds_the_naming_rules_not_the_subscriptions():
+    shared = SERVICES_DIR.parent / "shared"
+    assert not (shared / "ocrpipe" / "topology.json").exists()
+    names = json.loads((shared / "ocrpipe" / "names.json").read_text())
+    assert {k for k in names if not k.startswith("_")} == set(topology.naming_rules())
+    assert all("{stage}" in v for k, v in names.items() if not k.startswith("_"))
+    # No consumer, handler or pattern of any service is spelled out in shared code.
+    sources = [
+        p
+        for pattern in ("*.py", "*.js", "*.json")
+        for p in shared.rglob(pattern)
+        if not any(part.startswith(".") for part in p.relative_to(shared).parts)  # .serverless
+    ]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sources)
+    for name, consumer in TOPOLOGY.consumers.items():
+        assert consumer.handler not in text, name
+
+
+def test_a_name_declared_twice_is_refused():
+    ocr = topology.load_declaration("ocr")
+    with pytest.raises(ValueError, match="declared twice"):
+        TOPOLOGY.adding(ocr)
+    thief = ocr.model_copy(update={"service": "thief"})
+    with pytest.raises(ValueError, match="already declared by 'ocr'"):
+        TOPOLOGY.adding(thief)
+
+
+@pytest.mark.parametrize("bad", ["OCR", "1ocr", "ocr_x", "a" * 17, ""])
+def test_service_names_are_checked(bad):
+    with pytest.raises(ValueError, match="service"):
+        topology.ServiceDeclaration(service=bad)
+
+
+def test_declarations_follow_the_published_schema():
+    import jsonschema
+
+    schema = json.loads((SERVICES_DIR.parent / "docs" / "ocrpipe-service.schema.json").read_text())
+    for path in sorted(SERVICES_DIR.glob(f"*/{topology.DECLARATION_FILE}")):
+        declaration = json.loads(path.read_text())
+        jsonschema.validate(declaration, schema)
+        assert declaration["$schema"] == "../../docs/ocrpipe-service.schema.json", path
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"service": "x", "consumers": {"Bad_Name": {}}}, schema)

@@ -18,10 +18,11 @@ import pytest
 import requests
 from PIL import Image
 
-from ocrpipe.topology import load
 from ocrpipe_local import cli
 from ocrpipe_local.archive import read_archive
+from ocrpipe_local.discovery import discover
 from ocrpipe_local.stack import LocalStack, document_is_done, without_service
+from tests.local_uploads import upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -37,25 +38,7 @@ def _blank_png() -> bytes:
 
 
 def _upload(session: requests.Session, api: str, name: str, data: bytes) -> dict[str, Any]:
-    opened = session.post(
-        f"{api}/uploads",
-        json={
-            "filename": name,
-            "content_type": "image/png",
-            "size_bytes": len(data),
-            "email": EMAIL,
-        },
-        timeout=60,
-    )
-    assert opened.status_code == 201, opened.text
-    grant = opened.json()
-    stored = session.post(
-        grant["upload"]["url"],
-        data=grant["upload"]["fields"],
-        files={"file": (name, data, "image/png")},
-        timeout=60,
-    )
-    assert stored.status_code < 300, stored.text
+    grant = upload(session, api, name, data, email=EMAIL)
     return {"id": grant["document_id"], "token": grant["access_token"], "name": name}
 
 
@@ -70,7 +53,7 @@ def _status(session: requests.Session, api: str, doc: dict[str, Any]) -> request
 def test_status_added_later_is_filled_by_replay_and_nothing_else_runs_again(tmp_path, capsys):
     stage = "r" + secrets.token_hex(4)
     state = tmp_path / "state"
-    before_status = without_service(load(), "status")
+    before_status = without_service(discover(), "status")
     assert "status" not in before_status.consumers
 
     clean = CLEAN.read_bytes()

@@ -2,7 +2,7 @@
 EventBridge -> SQS event as AWS would deliver it to the Lambda, and the events it publishes.
 
 Published events are captured by subscribing an SQS queue to the custom bus with a rule.
-The uploads queue is subscribed with the rule pattern from ``topology.json`` itself.
+The uploads queue is subscribed with the rule pattern from ingest's ``ocrpipe-service.json`` itself.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from ingest.validation import Limits
 from ocrpipe.bus import EventPublisher, PublishError
 from ocrpipe.envelope import Envelope
 from ocrpipe.events import DocumentRejected, DocumentUploaded
-from ocrpipe.topology import Place
+from ocrpipe.topology import Place, load_declaration
 from tests import lambda_shapes
 from tests.lambda_shapes import lambda_context
 
 pytestmark = pytest.mark.integration
 
 PLACE = Place(stage="test")
+INGEST = load_declaration("ingest")
 BUCKET = PLACE.name("bucket", service="ingest")
 TABLE = PLACE.name("table", service="ingest")
 BUS = PLACE.name("bus")
@@ -110,7 +111,8 @@ def stack(session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -> It
 
         uploads_url, uploads_arn = _queue(sqs, "ingest-uploads")
         events.put_rule(
-            Name="ingest-uploads", EventPattern=json.dumps(PLACE.pattern("ingest-uploads"))
+            Name="ingest-uploads",
+            EventPattern=json.dumps(PLACE.fill(INGEST.consumers["ingest-uploads"].pattern)),
         )
         events.put_targets(Rule="ingest-uploads", Targets=[{"Id": "q", "Arn": uploads_arn}])
 

@@ -19,7 +19,7 @@ import pytest
 
 from ocrpipe.bus import EventPublisher
 from ocrpipe.events import DocumentUploaded, OcrCompleted
-from ocrpipe.topology import Topology, load
+from ocrpipe.topology import Topology, naming_rules
 from ocrpipe_local.archive import read_archive
 from ocrpipe_local.replay import ReplayError, Window, replay_local
 from ocrpipe_local.stack import LocalStack, StackError, without_service
@@ -72,7 +72,7 @@ def _consumer(handler: str, pattern: dict[str, Any], service: str) -> dict[str, 
 def full_topology() -> Topology:
     return Topology.model_validate(
         {
-            "names": load().names,
+            "names": naming_rules(),
             "consumers": {
                 "alpha": _consumer(
                     "alpha_handler",

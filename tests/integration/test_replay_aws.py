@@ -15,8 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ocrpipe.topology import Place, load
+from ocrpipe.topology import Place
 from ocrpipe_local import cli
+from ocrpipe_local.discovery import discover
 from ocrpipe_local.replay import ReplayError, Window, prepare_aws_replay
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,7 @@ def aws(monkeypatch):
 
 def _deploy() -> dict[str, str]:
     """The bus stack's archive and every consumer's rule, as serverless would create them."""
-    topology = load()
+    topology = discover()
     events = boto3.client("events", region_name="us-east-1")
     bus = PLACE.name("bus")
     bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
@@ -53,7 +54,9 @@ def _deploy() -> dict[str, str]:
             continue
         rule = PLACE.name("rule", service=spec.service, consumer=name)
         arns[name] = events.put_rule(
-            Name=rule, EventBusName=bus, EventPattern=json.dumps(PLACE.pattern(name))
+            Name=rule,
+            EventBusName=bus,
+            EventPattern=json.dumps(PLACE.pattern(name, topology=topology)),
         )["RuleArn"]
     arns["bus"] = bus_arn
     return arns
@@ -125,7 +128,7 @@ def test_without_to_every_custom_bus_rule_is_a_destination(aws):
     now = datetime.now(UTC)
     request = prepare_aws_replay(
         events,
-        topology=load(),
+        topology=discover(),
         place=PLACE,
         window=Window(since=now - timedelta(days=1), until=now),
         consumers=None,
@@ -138,7 +141,7 @@ def test_without_to_every_custom_bus_rule_is_a_destination(aws):
     with pytest.raises(ReplayError, match="no such consumer"):
         prepare_aws_replay(
             events,
-            topology=load(),
+            topology=discover(),
             place=PLACE,
             window=Window(since=now - timedelta(days=1)),
             consumers=["ingest-uploads"],

@@ -21,7 +21,7 @@ import requests
 from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope
 from ocrpipe.events import DocumentUploaded, OcrCompleted, WordsCounted
-from ocrpipe.topology import Topology, load
+from ocrpipe.topology import Topology, naming_rules
 from ocrpipe_local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -108,7 +108,7 @@ def _consumer(handler: str, source: str, detail_type: str, **overrides: Any) -> 
 
 
 def make_topology() -> Topology:
-    names = load().names
+    names = naming_rules()
     return Topology.model_validate(
         {
             "names": names,

@@ -24,6 +24,7 @@ from tests.lambda_shapes import lambda_context, received_event
 pytestmark = pytest.mark.integration
 
 PLACE = topology.Place(stage="test", account="123456789012", region="us-east-1")
+STATUS = topology.load_declaration("status")
 BUS = PLACE.name("bus")
 TABLE = PLACE.name("table", service="status")
 QUEUE = PLACE.name("queue", consumer="status")
@@ -105,7 +106,9 @@ class Stack:
         )["Attributes"]["QueueArn"]
         rule = PLACE.name("rule", consumer="status")
         self.events.put_rule(
-            Name=rule, EventBusName=BUS, EventPattern=json.dumps(PLACE.pattern("status"))
+            Name=rule,
+            EventBusName=BUS,
+            EventPattern=json.dumps(PLACE.fill(STATUS.consumers["status"].pattern)),
         )
         self.events.put_targets(
             Rule=rule, EventBusName=BUS, Targets=[{"Id": "queue", "Arn": self.queue_arn}]

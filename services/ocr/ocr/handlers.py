@@ -6,7 +6,8 @@ Failure policy for one ``DocumentUploaded``:
   is published at once and the SQS record succeeds;
 * engine error (Tesseract crashed or timed out): may be transient (memory pressure, a busy
   host), so the record is retried by the queue; on its last delivery
-  (``ApproximateReceiveCount`` reaches the queue's ``max_receive_count`` from the topology)
+  (``ApproximateReceiveCount`` reaches the queue's ``max_receive_count`` from
+  ``ocrpipe-service.json``)
   ``OcrFailed`` with reason ``engine_error`` is published instead, so nothing is parked in
   the DLQ for a document a person is waiting on;
 * AWS errors (S3, DynamoDB, EventBridge): raised, so the queue retries;
@@ -248,7 +249,7 @@ def retry_later(record: SQSRecord, exc: TextractThrottledError) -> int | None:
 
 
 def _is_final_attempt(record: SQSRecord) -> bool:
-    max_receives = topology.load().consumers[CONSUMER].max_receive_count
+    max_receives = topology.load_declaration("ocr").consumers[CONSUMER].max_receive_count
     try:
         received = int(record.attributes.approximate_receive_count)
     except (TypeError, ValueError):

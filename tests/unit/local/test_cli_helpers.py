@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ocrpipe.events import DocumentRejected, OcrCompleted, WordsCounted
-from ocrpipe.topology import load
 from ocrpipe_local.archive import ArchivedEvent, read_archive
 from ocrpipe_local.cli import (
     DocumentOutcome,
@@ -20,6 +19,7 @@ from ocrpipe_local.cli import (
     guess_content_type,
     print_table,
 )
+from ocrpipe_local.discovery import discover
 from ocrpipe_local.provision import ARCHIVE_CONSUMER
 from ocrpipe_local.stack import default_workers, document_is_done
 
@@ -145,10 +145,10 @@ def test_archive_lines_round_trip(tmp_path):
 
 def test_default_workers_one_per_core_for_ocr(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    workers = default_workers(load())
+    workers = default_workers(discover())
     assert workers["ocr"] == 2
     assert all(n == 1 for name, n in workers.items() if name != "ocr")
-    assert set(workers) == set(load().consumers)
+    assert set(workers) == set(discover().consumers)
     assert ARCHIVE_CONSUMER not in workers
 
 

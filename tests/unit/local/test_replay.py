@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from ocrpipe.topology import Place, load
+from ocrpipe.topology import Place
 from ocrpipe_local.archive import ArchivedEvent
+from ocrpipe_local.discovery import discover
 from ocrpipe_local.replay import (
     AwsReplayRequest,
     PatternMatcher,
@@ -52,7 +53,7 @@ def archived(detail_type: str, at: datetime, doc: str = "doc00001", **extra) -> 
 
 
 def matcher() -> PatternMatcher:
-    return PatternMatcher.for_topology(load(), PLACE)
+    return PatternMatcher.for_topology(discover(), PLACE)
 
 
 def test_parse_time_accepts_iso_relative_and_now():

@@ -14,10 +14,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import boto3
 import requests
@@ -38,7 +38,9 @@ from ocrpipe.events import (
 )
 from ocrpipe.storage import S3Location
 from ocrpipe.topology import Place
+from ocrpipe_local import attach, emulator
 from ocrpipe_local import backfill as backfill_mod
+from ocrpipe_local import documents as documents_mod
 from ocrpipe_local import replay as replay_mod
 from ocrpipe_local.archive import ArchivedEvent
 from ocrpipe_local.discovery import discover
@@ -197,7 +199,7 @@ def apply_events(outcome: DocumentOutcome, events: list[ArchivedEvent]) -> None:
 
 
 def write_outputs(
-    stack: LocalStack, outcome: DocumentOutcome, out_dir: Path, taken: set[str]
+    stack: ProcessTarget, outcome: DocumentOutcome, out_dir: Path, taken: set[str]
 ) -> None:
     s3 = stack.client("s3")
     stem = outcome.path.stem
@@ -248,6 +250,83 @@ def print_table(outcomes: list[DocumentOutcome], out: TextIO) -> None:
         print("* text from the OCR cache (same bytes read before)", file=out)
 
 
+def _running_elsewhere(args: argparse.Namespace, out: TextIO) -> attach.AttachedStack | int | None:
+    """The ``ocrpipe up`` this command attaches to (and says so), None when none runs on the
+    data directory, or an exit status when the directory is busy with another command."""
+    running = attach.find_running(Path(args.state_dir))
+    if running is None:
+        return None
+    if not running.attachable:
+        print(
+            f"ocrpipe: another ocrpipe command (pid {running.pid}) is using {args.state_dir}; "
+            "wait for it, or give this one another --data-dir",
+            file=sys.stderr,
+        )
+        return 2
+    if getattr(args, "consumer", None) or getattr(args, "workers", None):
+        print("ocrpipe: --consumer/--workers apply to `ocrpipe up`, not here", file=sys.stderr)
+        return 2
+    print(
+        f"attached to the stack running on {args.state_dir} (pid {running.pid}, "
+        f"API {running.api_url})",
+        file=out,
+    )
+    return attach.AttachedStack(Path(args.state_dir), running)
+
+
+class ProcessTarget(Protocol):
+    """What ``process`` needs of a stack: its own (:class:`LocalStack`) or one it attached
+    to (:class:`~ocrpipe_local.attach.AttachedStack`)."""
+
+    @property
+    def api_url(self) -> str: ...
+
+    def client(self, service_name: str) -> Any: ...
+
+    def wait_for(
+        self, document_ids: Collection[str], timeout: float, *, notified: Collection[str] = ()
+    ) -> dict[str, list[ArchivedEvent]]: ...
+
+
+def _process_on(
+    stack: ProcessTarget,
+    args: argparse.Namespace,
+    outcomes: list[DocumentOutcome],
+    recipient: dict[str, str],
+) -> None:
+    """Upload every file through the API, wait for the outcomes, write the outputs."""
+    session = requests.Session()
+    session.trust_env = False  # loopback only: never a proxy
+    fields = {**recipient, **({"language": args.lang} if args.lang else {})}
+    for outcome in outcomes:
+        try:
+            upload(session, stack.api_url, outcome, fields)
+        except (OSError, requests.RequestException, KeyError, ValueError) as exc:
+            outcome.status = "error"
+            outcome.reason = f"upload failed: {exc}"
+    waiting = [o for o in outcomes if o.document_id and o.status == "pending"]
+    notified = [o.document_id for o in waiting] if recipient else []
+    events = stack.wait_for([o.document_id for o in waiting], args.timeout, notified=notified)
+    for outcome in waiting:
+        apply_events(outcome, events.get(outcome.document_id, []))
+        if outcome.status == "pending":
+            outcome.status = "timeout"
+            seen = ", ".join(outcome.events) or "no events"
+            outcome.reason = f"no outcome within {args.timeout:g} s (seen: {seen})"
+        elif recipient and not outcome.notification:
+            outcome.notification = "failed"
+            outcome.reason = outcome.reason or "no notification within the timeout"
+    taken: set[str] = set()
+    if args.out:
+        for outcome in outcomes:
+            if outcome.status == "counted":
+                try:
+                    write_outputs(stack, outcome, Path(args.out), taken)
+                except Exception as exc:
+                    outcome.status = "error"
+                    outcome.reason = f"could not write outputs: {exc}"
+
+
 def process(args: argparse.Namespace, out: TextIO) -> int:
     started = time.monotonic()
     try:
@@ -263,46 +342,30 @@ def process(args: argparse.Namespace, out: TextIO) -> int:
     outcomes = [DocumentOutcome(path=p) for p in paths]
     stuck: dict[str, QueueDepth] = {}
     drained = True
-    with LocalStack(
-        state_dir=args.state_dir,
-        stage=args.stage,
-        consumers=args.consumer or (),
-        workers=_worker_counts(args.workers),
-    ) as stack:
-        session = requests.Session()
-        session.trust_env = False  # loopback only: never a proxy
-        fields = {**recipient, **({"language": args.lang} if args.lang else {})}
-        for outcome in outcomes:
-            try:
-                upload(session, stack.api_url, outcome, fields)
-            except (OSError, requests.RequestException, KeyError, ValueError) as exc:
-                outcome.status = "error"
-                outcome.reason = f"upload failed: {exc}"
-        waiting = [o for o in outcomes if o.document_id and o.status == "pending"]
-        notified = [o.document_id for o in waiting] if recipient else []
-        events = stack.wait_for([o.document_id for o in waiting], args.timeout, notified=notified)
-        for outcome in waiting:
-            apply_events(outcome, events.get(outcome.document_id, []))
-            if outcome.status == "pending":
-                outcome.status = "timeout"
-                seen = ", ".join(outcome.events) or "no events"
-                outcome.reason = f"no outcome within {args.timeout:g} s (seen: {seen})"
-            elif recipient and not outcome.notification:
-                outcome.notification = "failed"
-                outcome.reason = outcome.reason or "no notification within the timeout"
-        taken: set[str] = set()
-        if args.out:
-            for outcome in outcomes:
-                if outcome.status == "counted":
-                    try:
-                        write_outputs(stack, outcome, Path(args.out), taken)
-                    except Exception as exc:
-                        outcome.status = "error"
-                        outcome.reason = f"could not write outputs: {exc}"
-        drained = stack.drain(timeout=min(60.0, max(5.0, args.timeout)))
-        stuck = stack.stuck_messages()
-        outbox = stack.outbox_dir
-        functions_log = stack.functions_log
+    running = _running_elsewhere(args, out)
+    if isinstance(running, int):
+        return running
+    if running is not None:
+        attached = running
+        _process_on(attached, args, outcomes, recipient)
+        outbox, functions_log = attached.outbox_dir, attached.functions_log
+    else:
+        print(
+            f"no stack runs on {args.state_dir}: starting one for this command "
+            "(`ocrpipe up` keeps one running)",
+            file=out,
+        )
+        with LocalStack(
+            state_dir=args.state_dir,
+            stage=args.stage,
+            consumers=args.consumer or (),
+            workers=_worker_counts(args.workers),
+        ) as stack:
+            _process_on(stack, args, outcomes, recipient)
+            drained = stack.drain(timeout=min(60.0, max(5.0, args.timeout)))
+            stuck = stack.stuck_messages()
+            outbox = stack.outbox_dir
+            functions_log = stack.functions_log
 
     elapsed = time.monotonic() - started
     print_table(outcomes, out)
@@ -345,6 +408,7 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
         with LocalStack(
             state_dir=args.state_dir,
             stage=args.stage,
+            attachable=True,
             api_port=args.port,
             consumers=args.consumer or (),
             workers=_worker_counts(args.workers),
@@ -403,8 +467,13 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
         return stack.drain(timeout=args.timeout)
 
     attached = active_stack()
+    running = None if attached is not None else _running_elsewhere(args, out)
+    if isinstance(running, int):
+        return running
     if attached is not None:
         drained = replay_on(attached)
+    elif running is not None:
+        return _replay_attached(running, args, window, consumers, event_types, out)
     else:
         with LocalStack(
             state_dir=args.state_dir,
@@ -415,6 +484,49 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
             drained = replay_on(stack)
     if not drained:
         print(f"ERROR: consumers still busy after {args.timeout:g} s", file=out)
+        return 1
+    return 0
+
+
+def _replay_attached(
+    running: attach.AttachedStack,
+    args: argparse.Namespace,
+    window: replay_mod.Window,
+    consumers: list[str] | None,
+    event_types: list[str] | None,
+    out: TextIO,
+) -> int:
+    """Replay into the consumers of the ``ocrpipe up`` this command attached to."""
+    info = running.info
+    place = Place(stage=info.stage, account=emulator.ACCOUNT, region=emulator.REGION)
+    before = running.queue_depths()
+    report = replay_mod.replay_archive(
+        running.archive_path,
+        discover(info.consumer_packages),
+        place,
+        info.queues,
+        running.client("sqs"),
+        window=window,
+        event_types=event_types,
+        consumers=consumers,
+        reocr=args.reocr,
+        renotify=args.renotify,
+        name=args.name,
+    )
+    replay_mod.summarise(report, out)
+    if not running.drain(timeout=args.timeout):
+        print(f"ERROR: consumers still busy after {args.timeout:g} s", file=out)
+        return 1
+    after = running.queue_depths()
+    failed = {
+        name: after[name] - before.get(name, 0)
+        for name in after
+        if name.endswith("-dlq") and after[name] > before.get(name, 0)
+    }
+    if failed:
+        detail = ", ".join(f"{n} to {q}" for q, n in sorted(failed.items()))
+        print(f"ERROR: replayed messages failed and went to dead-letter queues: {detail}", file=out)
+        print(f"       see {running.functions_log}", file=out)
         return 1
     return 0
 
@@ -485,6 +597,19 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
             attached,
             out,
         )
+    running = _running_elsewhere(args, out)
+    if isinstance(running, int):
+        return running
+    if running is not None:
+        return _backfill_with(
+            args,
+            inventory,
+            running.client("s3"),
+            running.client("events"),
+            Place(stage=running.info.stage).name("bus"),
+            running,
+            out,
+        )
     with LocalStack(
         state_dir=args.state_dir,
         stage=args.stage,
@@ -508,7 +633,7 @@ def _backfill_with(
     s3: Any,
     events: Any,
     bus: str,
-    stack: LocalStack | None,
+    stack: LocalStack | attach.AttachedStack | None,
     out: TextIO,
 ) -> int:
     description, rows = backfill_mod.load_rows(args.source, inventory, s3)
@@ -538,10 +663,59 @@ def _backfill_with(
             "pipeline: " + ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())),
             file=out,
         )
-        stack.drain(timeout=min(60.0, args.timeout))
+        if isinstance(stack, LocalStack):
+            stack.drain(timeout=min(60.0, args.timeout))
+        # Rejected documents are bad input, told as such; a failed read or no outcome at all
+        # is the backfill not done.
+        unfinished = outcomes["ocr_failed"] + outcomes["pending"]
+        if unfinished:
+            print(
+                f"ERROR: {unfinished} backfilled document(s) failed or got no outcome "
+                "(`ocrpipe documents` has each one's stage and reason)",
+                file=out,
+            )
+            return 1
     if summary.stopped_early:
         return 3
     return 1 if summary.counts["failed"] else 0
+
+
+def documents(args: argparse.Namespace, out: TextIO) -> int:
+    """``ocrpipe documents [ID]``: the documents of the data directory, or one of them."""
+    views = documents_mod.load(Path(args.state_dir))
+    if args.document_id:
+        found = [v for v in views if v.status.document_id == args.document_id]
+        if not found:
+            print(f"ocrpipe: no document {args.document_id} in {args.state_dir}", file=sys.stderr)
+            return 1
+        view = found[0]
+        detail = {
+            **view.status.public(),
+            "language": view.language,
+            "top_words": [{"word": w, "count": c} for w, c in view.top_words],
+            "events": view.events,
+        }
+        print(json.dumps(detail, ensure_ascii=False, indent=2), file=out)
+        return 0
+    if args.json:
+        rows = [v.status.public() for v in views]
+        print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
+        return 0
+    header = f"{'DOCUMENT':<32}  {'FILE':<24}  {'STAGE':<20}  {'WORDS':>6}  {'UNIQUE':>6}  UPDATED"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for view in views:
+        st = view.status
+        words = "" if st.total_words is None else str(st.total_words)
+        unique = "" if st.unique_words is None else str(st.unique_words)
+        updated = st.updated_at.strftime("%Y-%m-%d %H:%M:%S")
+        print(
+            f"{st.document_id:<32}  {_cell(st.filename, 24):<24}  {st.stage.value:<20}  "
+            f"{words:>6}  {unique:>6}  {updated}",
+            file=out,
+        )
+    print(f"\n{len(views)} document(s) in {Path(args.state_dir).resolve()}", file=out)
+    return 0
 
 
 def _worker_counts(values: Sequence[str] | None) -> dict[str, int]:
@@ -562,9 +736,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
+        "--data-dir",
         "--state-dir",
+        dest="state_dir",
         default=DEFAULT_STATE_DIR,
-        help="where the archive, outbox and logs go (default ./.ocrpipe)",
+        help=(
+            "the stack's data directory: archive, outbox, logs, and how commands find a "
+            "running `ocrpipe up` (default ./.ocrpipe)"
+        ),
     )
     common.add_argument(
         "--stage",
@@ -602,6 +781,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LANGUAGES,
         help="the documents' language (default: detected per document)",
     )
+
+    d = sub.add_parser(
+        "documents",
+        parents=[common],
+        help="list the documents of the data directory (from its event archive)",
+    )
+    d.add_argument("document_id", nargs="?", help="show this document in full")
+    d.add_argument("--json", action="store_true", help="print JSON")
 
     u = sub.add_parser("up", parents=[common], help="run the stack and API until Ctrl-C")
     u.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
@@ -673,8 +860,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return replay(args, sys.stdout)
         if args.command == "backfill":
             return backfill(args, sys.stdout)
+        if args.command == "documents":
+            return documents(args, sys.stdout)
         return up(args, sys.stdout)
-    except (ValueError, StackError) as exc:  # bad --stage/--workers/window/source, bad handler
+    except (ValueError, StackError, attach.AlreadyRunningError) as exc:  # bad args, busy dir
         print(f"ocrpipe: {exc}", file=sys.stderr)
         return 2
 

@@ -24,6 +24,9 @@ REGION = "us-east-1"
 #: moto's default account; resource names and ARNs in the emulator use it.
 ACCOUNT = "123456789012"
 
+#: The emulator accepts any credentials; these dummy ones make sure no real ones are used.
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
 #: Variables that could make boto3 find real credentials or another endpoint; removed.
 _CREDENTIAL_VARS = (
     "AWS_PROFILE",
@@ -146,8 +149,8 @@ def point_environment_at(endpoint: str) -> dict[str, str | None]:
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
         "AWS_EC2_METADATA_DISABLED": "true",
         # Loopback must never go through a proxy (boto3 and requests both honour these).
         "NO_PROXY": _with_loopback(os.environ.get("NO_PROXY", "")),
@@ -155,6 +158,17 @@ def point_environment_at(endpoint: str) -> dict[str, str | None]:
     }
     updates.update(dict.fromkeys(_CREDENTIAL_VARS))
     return apply_environment(updates)
+
+
+def loopback_without_proxy() -> dict[str, str | None]:
+    """Make boto3 and requests in this process reach loopback directly, never through the
+    machine's proxy; returns the previous values."""
+    return apply_environment(
+        {
+            "NO_PROXY": _with_loopback(os.environ.get("NO_PROXY", "")),
+            "no_proxy": _with_loopback(os.environ.get("no_proxy", "")),
+        }
+    )
 
 
 def apply_environment(updates: dict[str, str | None]) -> dict[str, str | None]:

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from moto.events.models import EventPattern
@@ -337,17 +338,47 @@ def replay_local(
     Returns once every message is queued; ``stack.drain()`` waits for the consumers.
     """
     provisioned = stack.resources
-    matcher = PatternMatcher.for_topology(stack.topology, stack.place, provisioned.consumers)
+    return replay_archive(
+        stack.state_dir / "archive.jsonl",
+        stack.topology,
+        stack.place,
+        {n: c.queue.url for n, c in provisioned.consumers.items()},
+        stack.client("sqs"),
+        window=window,
+        event_types=event_types,
+        consumers=consumers,
+        reocr=reocr,
+        renotify=renotify,
+        name=name,
+    )
+
+
+def replay_archive(
+    archive: Path,
+    topology: Topology,
+    place: Place,
+    queue_urls: dict[str, str],
+    sqs: SQSClient,
+    *,
+    window: Window,
+    event_types: Collection[str] | None = None,
+    consumers: Collection[str] | None = None,
+    reocr: bool = False,
+    renotify: bool = False,
+    name: str | None = None,
+) -> ReplayReport:
+    """Replay an archive file into the queues of the running consumers ``queue_urls`` (this
+    process' stack, or one ``ocrpipe up`` runs)."""
+    matcher = PatternMatcher.for_topology(topology, place, queue_urls)
     plan = plan_replay(
-        read_archive(stack.state_dir / "archive.jsonl"),
+        read_archive(archive),
         matcher,
         window=window,
         event_types=event_types,
         consumers=consumers,
         name=name,
     )
-    queue_urls = {n: c.queue.url for n, c in provisioned.consumers.items()}
-    send_plan(plan, stack.client("sqs"), queue_urls, reocr=reocr, renotify=renotify)
+    send_plan(plan, sqs, queue_urls, reocr=reocr, renotify=renotify)
     return ReplayReport(
         name=plan.name,
         window=window,

@@ -34,7 +34,7 @@ from ocrpipe.events import (
     NotificationSent,
 )
 from ocrpipe.topology import Place, ServiceDeclaration, Topology
-from ocrpipe_local import emulator
+from ocrpipe_local import attach, emulator
 from ocrpipe_local.archive import ArchivedEvent, EventArchive
 from ocrpipe_local.discovery import discover, package_declarations
 from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
@@ -138,12 +138,16 @@ class LocalStack:
         retry_backoff_s: float = 1.0,
         poll_wait_s: int = 1,
         env: Mapping[str, str] | None = None,
+        attachable: bool = False,
     ) -> None:
+        """``attachable``: other processes' commands may use this stack (``ocrpipe up``); a
+        command's own stack holds the data directory without inviting them."""
         if not STAGE_PATTERN.fullmatch(stage):
             raise ValueError(
                 f"stage {stage!r} must be 1-10 lower-case letters/digits, starting with a letter"
             )
         self.state_dir = Path(state_dir)
+        self.consumer_packages = tuple(consumers)
         # The repository's services (or the given topology) plus extra consumer packages.
         if topology is None:
             self.topology = discover(consumers)
@@ -169,6 +173,8 @@ class LocalStack:
         self._output = FunctionOutput(self.state_dir / "logs" / "functions.jsonl")
         self._log_handler: logging.Handler | None = None
         self._running = False
+        self.attachable = attachable
+        self._claim: attach.Claim | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -197,6 +203,7 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
+        self._claim = attach.Claim(self.state_dir)  # one stack per data directory
         self._running = True
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "outbox").mkdir(exist_ok=True)
@@ -242,6 +249,19 @@ class LocalStack:
             output=self._output.file,
         )
         self._api.start()
+        self._claim.publish(
+            attach.RuntimeInfo(
+                pid=os.getpid(),
+                api_url=self._api.url,
+                endpoint_url=self.endpoint_url,
+                stage=self.place.stage,
+                started_at=time.time(),
+                attachable=self.attachable,
+                queues={n: c.queue.url for n, c in self.provisioned.consumers.items()},
+                dlqs={n: c.dlq.url for n, c in self.provisioned.consumers.items()},
+                consumer_packages=list(self.consumer_packages),
+            )
+        )
         log.info(
             "stack %s up: api %s, emulator %s", self.place.stage, self.api_url, self.endpoint_url
         )
@@ -264,6 +284,9 @@ class LocalStack:
             self._saved_env = {}
         self._stop_runtime_log()
         self._running = False
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
         with _active_lock:
             if _active is self:
                 _active = None

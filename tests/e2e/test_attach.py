@@ -1,0 +1,130 @@
+"""A stack you keep: ``ocrpipe up`` in the background, commands in other processes attach to
+it, and what was done survives ``kill -9`` and a restart.
+
+Everything runs as separate processes through the installed ``ocrpipe`` command, as a person
+at two terminals would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocrpipe_local import attach
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+OCRPIPE = [sys.executable, "-m", "ocrpipe_local.cli"]
+#: A consumer as a third party ships it, importable by its own name (not under services/).
+FIXTURES = ROOT / "tests" / "fixtures"
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(FIXTURES), os.environ.get("PYTHONPATH")])),
+}
+
+
+def start_up(data: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [*OCRPIPE, "up", "--data-dir", str(data), *extra],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=ENV,
+    )
+    deadline = time.monotonic() + 120
+    while attach.find_running(data) is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"ocrpipe up did not come up:\n{log.read_text()}")
+        time.sleep(0.2)
+    return proc
+
+
+def ocrpipe(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*OCRPIPE, *args], capture_output=True, text=True, timeout=300, env=ENV)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "data"
+    yield directory
+    info = attach.find_running(directory)
+    if info is not None:
+        os.kill(info.pid, signal.SIGKILL)
+
+
+def test_commands_attach_and_documents_survive_kill_9(data: Path, tmp_path: Path) -> None:
+    first = start_up(data, tmp_path / "up-1.log")
+    # A second stack on the same data directory is refused, with who holds it.
+    second = ocrpipe("up", "--data-dir", str(data))
+    assert second.returncode == 2
+    assert f"pid {first.pid}" in second.stderr
+
+    out = tmp_path / "out"
+    files = [SAMPLES / "clean-scan.png", SAMPLES / "phone-photo.jpg"]
+    done = ocrpipe(
+        "process",
+        *map(str, files),
+        "--data-dir",
+        str(data),
+        "--out",
+        str(out),
+        "--email",
+        "reader@example.com",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"attached to the stack running on {data} (pid {first.pid}" in done.stdout
+    assert (out / "clean-scan.txt").read_text(encoding="utf-8").strip()
+    counts: dict[str, Any] = json.loads((out / "clean-scan.words.json").read_text())
+    assert counts["total_words"] > 100
+    assert first.poll() is None  # the command did not stop the stack it used
+    emails = sorted((data / "outbox").glob("*.eml"))
+    assert len(emails) == 2
+
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    assert attach.find_running(data) is None  # a killed stack is not believed
+
+    # Started again, now with a consumer from outside services/.
+    again = start_up(data, tmp_path / "up-2.log", "--consumer", "wordstats_consumer")
+    listed = ocrpipe("documents", "--data-dir", str(data), "--json")
+    assert listed.returncode == 0, listed.stderr
+    documents = json.loads(listed.stdout)
+    assert sorted(d["filename"] for d in documents) == ["clean-scan.png", "phone-photo.jpg"]
+    assert all(d["stage"] == "notified" and d["total_words"] > 100 for d in documents)
+    by_name = {d["filename"]: d for d in documents}
+    assert by_name["clean-scan.png"]["total_words"] == counts["total_words"]
+
+    # The new consumer's history, filled by a replay to it alone: no e-mail sent again.
+    replayed = ocrpipe("replay", "--since", "1h", "--to", "wordstats", "--data-dir", str(data))
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "attached to the stack" in replayed.stdout
+    info = attach.find_running(data)
+    assert info is not None
+    running = attach.AttachedStack(data, info)
+    stats = running.client("dynamodb").scan(TableName="ocrpipe-local-wordstats")["Items"]
+    assert len(stats) == 2
+    assert sorted((data / "outbox").glob("*.eml")) == emails
+
+    # Objects put into a bucket with boto3 against the emulator, backfilled into the stack.
+    s3 = running.client("s3")
+    s3.create_bucket(Bucket="my-archive")
+    s3.put_object(Bucket="my-archive", Key="scans/a.png", Body=files[0].read_bytes())
+    filled = ocrpipe("backfill", "s3://my-archive/scans/", "--data-dir", str(data))
+    assert filled.returncode == 0, filled.stdout + filled.stderr
+    assert "pipeline: 1 counted" in filled.stdout
+    assert len(json.loads(ocrpipe("documents", "--data-dir", str(data), "--json").stdout)) == 3
+
+    again.send_signal(signal.SIGINT)
+    assert again.wait(timeout=60) == 0
+    assert attach.find_running(data) is None

@@ -453,16 +453,17 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
     if args.aws:
         return _replay_on_aws(args, window, consumers, event_types, out)
 
+    options: dict[str, Any] = {
+        "window": window,
+        "event_types": event_types,
+        "consumers": consumers,
+        "reocr": args.reocr,
+        "renotify": args.renotify,
+        "name": args.name,
+    }
+
     def replay_on(stack: LocalStack) -> bool:
-        report = replay_mod.replay_local(
-            stack,
-            window=window,
-            event_types=event_types,
-            consumers=consumers,
-            reocr=args.reocr,
-            renotify=args.renotify,
-            name=args.name,
-        )
+        report = replay_mod.replay_local(stack, **options)
         replay_mod.summarise(report, out)
         return stack.drain(timeout=args.timeout)
 
@@ -473,7 +474,7 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
     if attached is not None:
         drained = replay_on(attached)
     elif running is not None:
-        return _replay_attached(running, args, window, consumers, event_types, out)
+        return _replay_attached(running, args, options, out)
     else:
         with LocalStack(
             state_dir=args.state_dir,
@@ -489,12 +490,7 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _replay_attached(
-    running: attach.AttachedStack,
-    args: argparse.Namespace,
-    window: replay_mod.Window,
-    consumers: list[str] | None,
-    event_types: list[str] | None,
-    out: TextIO,
+    running: attach.AttachedStack, args: argparse.Namespace, options: dict[str, Any], out: TextIO
 ) -> int:
     """Replay into the consumers of the ``ocrpipe up`` this command attached to."""
     info = running.info
@@ -506,12 +502,7 @@ def _replay_attached(
         place,
         info.queues,
         running.client("sqs"),
-        window=window,
-        event_types=event_types,
-        consumers=consumers,
-        reocr=args.reocr,
-        renotify=args.renotify,
-        name=args.name,
+        **options,
     )
     replay_mod.summarise(report, out)
     if not running.drain(timeout=args.timeout):

@@ -1,8 +1,16 @@
-"""A local stand-in for API Gateway HTTP APIs: stdlib threaded HTTP server on loopback.
+"""A local stand-in for API Gateway HTTP APIs, served by waitress on loopback.
 
-Each request is matched against the topology's ``http`` routes (``"POST /uploads"``, path
+Each request is matched against the services' ``http`` routes (``"POST /uploads"``, path
 parameters ``{name}`` and greedy ``{name+}``, method ``ANY``), turned into a payload-v2 event
 and passed to the route's handler; the handler's result becomes the HTTP response.
+
+The server is waitress, a production WSGI server, not the standard library's: probed as a
+hostile client would, ``http.server`` parsed an unread body sent to an unknown route as the
+next request on the connection (a hidden ``POST /uploads`` got a 201), hung a thread on
+``Content-Length: -1`` or a short body, and reset about 1 % of connections at 32 concurrent
+clients. waitress reads every request whole in its event loop before a worker thread sees it,
+refuses malformed framing with 400 and bodies over :data:`MAX_BODY_BYTES` with 413, and drops
+clients that stall (:data:`CHANNEL_TIMEOUT_S`) without holding a thread.
 """
 
 from __future__ import annotations
@@ -11,11 +19,12 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any, TextIO
-from urllib.parse import urlsplit
+
+from waitress.server import create_server
 
 from ocrpipe_local.function_output import route_current_thread
 from ocrpipe_local.lambda_events import (
@@ -29,6 +38,12 @@ log = logging.getLogger(__name__)
 #: Largest request body accepted (API Gateway's own limit is 10 MB).
 MAX_BODY_BYTES = 10 * 1024 * 1024
 API_TIMEOUT_S = 30
+#: Worker threads running handlers; connections beyond them wait in waitress' event loop.
+THREADS = 8
+#: A client that sends nothing for this long is disconnected.
+CHANNEL_TIMEOUT_S = 30
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 @dataclass(frozen=True)
@@ -86,70 +101,54 @@ class LocalHttpApi:
         self.account = account
         self.region = region
         self.output = output
-        api = self
-
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = "ocrpipe-local"
-
-            def do_GET(self) -> None:
-                api.handle(self)
-
-            do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("%s - %s", self.address_string(), format % args)
-
-        self._server = ThreadingHTTPServer((host, port), RequestHandler)
-        self._server.daemon_threads = True
+        self._server = create_server(
+            self.wsgi,
+            host=host,
+            port=port,
+            threads=THREADS,
+            channel_timeout=CHANNEL_TIMEOUT_S,
+            max_request_body_size=MAX_BODY_BYTES,
+            ident="ocrpipe-local",
+            clear_untrusted_proxy_headers=True,
+        )
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self._server.effective_host}:{self._server.effective_port}"
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="ocrpipe-http-api", daemon=True
+            target=self._server.run, name="ocrpipe-http-api", daemon=True
         )
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def handle(self, request: BaseHTTPRequestHandler) -> None:
+    def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         route_current_thread(self.output)
-        split = urlsplit(request.path)
-        method = request.command
+        method = str(environ["REQUEST_METHOD"]).upper()
+        path = _wsgi_path(environ)
         for route in self.routes:
-            params = route.match(method, split.path)
+            params = route.match(method, path)
             if params is not None:
                 break
         else:
-            self._send(
-                request, 404, [("Content-Type", "application/json")], b'{"message":"Not Found"}'
-            )
-            return
-        length = int(request.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            body = json.dumps({"message": "Request Entity Too Large"}).encode()
-            self._send(request, 413, [("Content-Type", "application/json")], body)
-            return
-        body = request.rfile.read(length) if length else b""
+            return _send(start_response, method, 404, [], b'{"message":"Not Found"}')
+        body = environ["wsgi.input"].read()  # waitress has read and bounded it already
         event = http_api_event(
             method=method,
-            raw_path=split.path,
-            raw_query=split.query,
-            headers=list(request.headers.items()),
+            raw_path=path,
+            raw_query=str(environ.get("QUERY_STRING", "")),
+            headers=_wsgi_headers(environ),
             body=body,
             route_key=route.route_key,
             path_parameters=params,
-            source_ip=request.client_address[0],
+            source_ip=str(environ.get("REMOTE_ADDR", "")),
             account=self.account,
         )
         context = LocalLambdaContext(
@@ -160,25 +159,50 @@ class LocalHttpApi:
             response = http_response(result)
         except Exception:
             log.exception("HTTP handler for %s raised", route.route_key)
-            body = json.dumps({"message": "Internal Server Error"}).encode()
-            self._send(request, 500, [("Content-Type", "application/json")], body)
-            return
-        self._send(request, response.status, response.headers, response.body)
+            error = json.dumps({"message": "Internal Server Error"}).encode()
+            return _send(start_response, method, 500, [], error)
+        return _send(start_response, method, response.status, response.headers, response.body)
 
-    @staticmethod
-    def _send(
-        request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes
-    ) -> None:
-        request.send_response(status)
-        names = set()
-        for name, value in headers:
-            if name.lower() in ("content-length", "connection", "transfer-encoding"):
-                continue
-            request.send_header(name, value)
-            names.add(name.lower())
-        if "content-type" not in names and body:
-            request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+
+def _wsgi_path(environ: dict[str, Any]) -> str:
+    """The request path as sent (WSGI gives it decoded as latin-1)."""
+    raw = str(environ.get("PATH_INFO", "")) or "/"
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw
+
+
+def _wsgi_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers.append((key[5:].replace("_", "-").lower(), str(value)))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers.append((key.replace("_", "-").lower(), str(value)))
+    return headers
+
+
+def _send(
+    start_response: StartResponse,
+    method: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> list[bytes]:
+    out: list[tuple[str, str]] = []
+    names = set()
+    for name, value in headers:
+        if name.lower() in ("content-length", "connection", "transfer-encoding"):
+            continue
+        out.append((name, value))
+        names.add(name.lower())
+    if "content-type" not in names and body:
+        out.append(("Content-Type", "application/json"))
+    out.append(("Content-Length", str(len(body))))
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Status"
+    start_response(f"{status} {reason}", out)
+    return [] if method == "HEAD" else [body]

@@ -1,0 +1,129 @@
+"""The local HTTP API against hostile and unlucky clients (issue #10's probes).
+
+A real server on loopback (waitress), a route that records what reached it, raw sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+from ocrpipe_local.http_api import MAX_BODY_BYTES, LocalHttpApi, Route
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(event)
+        return {"statusCode": 201, "body": json.dumps({"body": event.get("body") or ""})}
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[LocalHttpApi, Recorder]]:
+    recorder = Recorder()
+    server = LocalHttpApi(
+        [Route("POST", "/uploads", "ingest-test-api", recorder)],
+        account="123456789012",
+        region="us-east-1",
+    )
+    server.start()
+    yield server, recorder
+    server.stop()
+
+
+def raw(api: LocalHttpApi, data: bytes, *, wait_s: float = 2.0) -> bytes:
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait_s) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except TimeoutError:
+            pass
+        return b"".join(chunks)
+
+
+def test_a_body_sent_to_an_unknown_route_is_never_parsed_as_a_request(api) -> None:
+    server, recorder = api
+    hidden = b"POST /uploads HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    request = (
+        b"POST /nowhere HTTP/1.1\r\nHost: x\r\n"
+        + f"Content-Length: {len(hidden)}\r\n\r\n".encode()
+        + hidden
+    )
+    answer = raw(server, request)
+    assert answer.startswith(b"HTTP/1.1 404")
+    assert answer.count(b"HTTP/1.1 ") == 1
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize("length", [b"-1", b"abc", b"1, 2"])
+def test_malformed_content_length_is_refused_at_once(api, length: bytes) -> None:
+    server, recorder = api
+    started = time.monotonic()
+    answer = raw(
+        server, b"POST /uploads HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert time.monotonic() - started < 2
+    assert recorder.calls == []
+
+
+def test_a_short_body_holds_no_worker_and_reaches_no_handler(api) -> None:
+    server, recorder = api
+    host, port = server.url.removeprefix("http://").split(":")
+    stalled = []
+    for _ in range(20):  # more stalled clients than worker threads
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(b"POST /uploads HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        stalled.append(sock)
+    try:
+        with requests.Session() as session:
+            session.trust_env = False  # loopback, never a proxy
+            answer = session.post(f"{server.url}/uploads", json={"a": 1}, timeout=5)
+        assert answer.status_code == 201
+        assert len(recorder.calls) == 1  # only the complete request
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_an_oversized_body_is_refused(api) -> None:
+    server, recorder = api
+    answer = raw(
+        server,
+        b"POST /uploads HTTP/1.1\r\nHost: x\r\n"
+        + f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert recorder.calls == []
+
+
+def test_many_concurrent_clients_are_all_answered(api) -> None:
+    server, recorder = api
+
+    def one(i: int) -> int:
+        with requests.Session() as session:
+            session.trust_env = False
+            return session.post(f"{server.url}/uploads", json={"i": i}, timeout=30).status_code
+
+    with ThreadPoolExecutor(64) as pool:
+        codes = list(pool.map(one, range(256)))
+    assert codes == [201] * 256
+    assert len(recorder.calls) == 256

@@ -2,7 +2,8 @@
 
 POST /uploads returns a random per-document token to the uploader; ingest events carry only
 its SHA-256 (``access_token_sha256``). ``GET /documents/{id}`` presents the token as
-``Authorization: Bearer <token>`` (or ``?token=``); status compares hashes in constant time.
+``Authorization: Bearer <token>``; status compares hashes in constant time. A token in the URL
+(``?token=``) is not accepted: URLs end up in access logs, proxies and browser histories.
 
 Every refusal looks the same — no token, a wrong token, an unknown or malformed document id,
 a document without a token hash — so the API never tells whether a document exists.
@@ -48,17 +49,14 @@ NOT_FOUND = Response(404, {"error": "not_found"})
 METHOD_NOT_ALLOWED = Response(405, {"error": "method_not_allowed"})
 
 
-def token_from_request(
-    headers: Mapping[str, str] | None, query: Mapping[str, str] | None
-) -> str | None:
-    """The bearer token from ``Authorization`` (any header case), else ``?token=``."""
+def token_from_request(headers: Mapping[str, str] | None) -> str | None:
+    """The bearer token from ``Authorization`` (any header case)."""
     for name, value in (headers or {}).items():
         if name.lower() == "authorization" and value:
             scheme, _, credentials = value.strip().partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
                 return _bounded(credentials.strip())
-    token = (query or {}).get("token")
-    return _bounded(token.strip()) if token and token.strip() else None
+    return None
 
 
 def token_matches(stored_sha256: str | None, token: str | None) -> bool:

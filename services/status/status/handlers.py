@@ -120,7 +120,7 @@ def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if request.request_context.http.method.upper() != "GET":
         return access.METHOD_NOT_ALLOWED.to_api_gateway()
     document_id = (request.path_parameters or {}).get("document_id", "")
-    token = access.token_from_request(request.headers, request.query_string_parameters)
+    token = access.token_from_request(request.headers)
     store = _store(Settings())
     try:
         response = access.get_document(store.get, document_id, token)

@@ -12,12 +12,19 @@ import logging
 import os
 import socket
 import threading
+from typing import Any
 
 import botocore.handlers
 import jsonpath_ng.ext
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
@@ -40,6 +47,40 @@ _CREDENTIAL_VARS = (
     "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_CONFIG_FILE",
 )
+
+#: moto's own admin API (dashboard, every sent e-mail with its addresses, state reset). Nothing
+#: in ocrpipe uses it, and on a shared machine it would let anyone read or wipe everything.
+ADMIN_PREFIX = "/moto-api"
+
+
+class _NoAdminApi:
+    """WSGI middleware: moto's app without its admin API."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if str(environ.get("PATH_INFO", "")).startswith(ADMIN_PREFIX):
+            body = b'{"message":"the emulator\'s admin API is disabled"}'
+            start_response(
+                "403 Forbidden",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return self._app(environ, start_response)
+
+
+class EmulatorServer(ThreadedMotoServer):
+    """moto's threaded server, with its admin API refused (:class:`_NoAdminApi`)."""
+
+    def _server_entry(self) -> None:
+        app = _NoAdminApi(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
 
 _lock = threading.Lock()
 _server: ThreadedMotoServer | None = None
@@ -127,7 +168,7 @@ def ensure_server() -> str:
             # werkzeug logs every request to stderr; keep the terminal quiet.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
             port = free_port()
-            server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+            server = EmulatorServer(ip_address=LOOPBACK, port=port, verbose=False)
             server.start()
             _server, _endpoint = server, f"http://{LOOPBACK}:{port}"
             _serve_in_process(_endpoint)

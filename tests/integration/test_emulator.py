@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.exceptions import EndpointConnectionError
 
 from ocrpipe_local import emulator
@@ -54,3 +55,18 @@ def test_other_endpoints_are_left_alone(endpoint: str) -> None:
     s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:9")  # nothing listens there
     with pytest.raises(EndpointConnectionError):
         s3.list_buckets()
+
+
+def test_the_admin_api_is_refused(endpoint: str) -> None:
+    """moto's dashboard would hand anyone on the machine every sent e-mail, or reset it all."""
+    session = requests.Session()
+    session.trust_env = False
+    for path in ("/moto-api/", "/moto-api/data.json", "/moto-api/reset"):
+        answer = (
+            session.post(endpoint + path)
+            if path.endswith("reset")
+            else session.get(endpoint + path)
+        )
+        assert answer.status_code == 403, path
+    # The emulated services still answer.
+    assert boto3.client("sqs").list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200

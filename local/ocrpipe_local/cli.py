@@ -438,11 +438,37 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
             )
             print("\nCtrl-C to stop.", file=out, flush=True)
             done.wait()
-            print("stopping…", file=out)
+            finished = _finish_in_flight(stack, done, args.drain_timeout, out)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return 0 if finished else 1
+
+
+def _finish_in_flight(
+    stack: LocalStack, interrupt: threading.Event, timeout: float, out: TextIO
+) -> bool:
+    """On SIGINT/SIGTERM: take no new uploads, finish what was accepted, then stop.
+
+    Everything in flight lives in the emulator's memory, so stopping at once would lose the
+    documents whose bytes were accepted but not yet counted. A second signal stops at once."""
+    interrupt.clear()
+    stack.stop_api()
+    print(
+        "stopping: no new uploads; finishing the documents in flight (Ctrl-C again to stop now)…",
+        file=out,
+        flush=True,
+    )
+    deadline = time.monotonic() + timeout
+    while not interrupt.is_set() and time.monotonic() < deadline:
+        if stack.drain(timeout=1.0):
+            print("all accepted documents finished; stopped", file=out)
+            return True
+    left = ", ".join(
+        f"{name}: {depth.total}" for name, depth in sorted(stack.stuck_messages().items())
+    )
+    print(f"ERROR: stopped with work unfinished ({left or 'workers busy'})", file=out)
+    return False
 
 
 def replay(args: argparse.Namespace, out: TextIO) -> int:
@@ -783,6 +809,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("up", parents=[common], help="run the stack and API until Ctrl-C")
     u.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+    u.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=600.0,
+        help="on Ctrl-C/SIGTERM, seconds to finish accepted documents before stopping",
+    )
 
     r = sub.add_parser(
         "replay",

@@ -266,6 +266,12 @@ class LocalStack:
             "stack %s up: api %s, emulator %s", self.place.stage, self.api_url, self.endpoint_url
         )
 
+    def stop_api(self) -> None:
+        """Stop accepting HTTP requests (new uploads); queues and workers go on."""
+        if self._api is not None:
+            self._api.stop()
+            self._api = None
+
     def stop(self) -> None:
         """Stop accepting requests, let in-flight batches finish, restore the environment."""
         global _active

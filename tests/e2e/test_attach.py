@@ -128,3 +128,33 @@ def test_commands_attach_and_documents_survive_kill_9(data: Path, tmp_path: Path
     again.send_signal(signal.SIGINT)
     assert again.wait(timeout=60) == 0
     assert attach.find_running(data) is None
+
+
+def test_sigterm_finishes_every_accepted_document(data: Path, tmp_path: Path) -> None:
+    """Stopping ``ocrpipe up`` right after uploads were accepted loses none of them."""
+    import requests
+
+    from tests.local_uploads import upload
+
+    up = start_up(data, tmp_path / "up.log")
+    info = attach.find_running(data)
+    assert info is not None
+    image = (SAMPLES / "clean-scan.png").read_bytes()
+    with requests.Session() as session:
+        session.trust_env = False
+        grants = [
+            upload(
+                session, info.api_url, f"page-{i}.png", image + bytes([i]), email="a@example.com"
+            )
+            for i in range(6)
+        ]
+    up.send_signal(signal.SIGTERM)  # at once: most of them are still queued or being read
+    assert up.wait(timeout=300) == 0, (tmp_path / "up.log").read_text()
+    log = (tmp_path / "up.log").read_text()
+    assert "all accepted documents finished" in log
+
+    listed = ocrpipe("documents", "--data-dir", str(data), "--json")
+    documents = {d["document_id"]: d for d in json.loads(listed.stdout)}
+    assert set(documents) == {g["document_id"] for g in grants}
+    assert {d["stage"] for d in documents.values()} == {"notified"}
+    assert len(list((data / "outbox").glob("*.eml"))) == 6

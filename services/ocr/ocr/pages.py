@@ -95,9 +95,20 @@ def _image_dpi(image: Image.Image) -> float | None:
     return None
 
 
+#: Tesseract (Leptonica) cannot read a page wider or taller than this: it fails on it every
+#: time, so such an image is refused up front instead of failing three engine attempts as if
+#: it were a passing fault. PDF pages are rendered to fit.
+MAX_SIDE_PX = 32767
+
+
 def _check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     if width <= 0 or height <= 0:
         raise UnreadableDocumentError(f"{what} has no pixels ({width}x{height}).")
+    if max(width, height) > MAX_SIDE_PX:
+        raise DocumentTooLargeError(
+            f"{what} is {width}x{height} pixels; the OCR engine reads pages of up to "
+            f"{MAX_SIDE_PX:,} pixels a side."
+        )
     if width * height > max_pixels:
         raise DocumentTooLargeError(
             f"{what} is {width}x{height} pixels; the limit is {max_pixels:,} pixels."
@@ -172,11 +183,15 @@ def _substantial(text: str) -> bool:
 
 
 def render_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> float:
-    """pdfium scale (pixels per point) for ``dpi``, lowered so the page fits ``max_pixels``."""
+    """pdfium scale (pixels per point) for ``dpi``, lowered so the page fits ``max_pixels``
+    and :data:`MAX_SIDE_PX` a side."""
     scale = dpi / 72.0
     area = max(width_pt, 1.0) * max(height_pt, 1.0)
     if area * scale * scale > max_pixels:
         scale = math.sqrt(max_pixels / area) * 0.999
+    longest = max(width_pt, height_pt, 1.0)
+    if longest * scale > MAX_SIDE_PX:
+        scale = MAX_SIDE_PX / longest * 0.999
     return scale
 
 

@@ -148,6 +148,21 @@ def test_truncated_jpeg_is_unreadable() -> None:
         pages(data[: len(data) // 3], "image/jpeg")
 
 
+@pytest.mark.parametrize("size", [(20, 100_000), (40_000, 3)])
+def test_an_image_longer_than_the_engine_reads_is_too_large(size: tuple[int, int]) -> None:
+    """Tesseract fails on it every time: refused up front, not retried as a passing fault."""
+    data = to_bytes(Image.new("1", size, 1), "PNG")
+    with pytest.raises(DocumentTooLargeError, match="32,767 pixels a side"):
+        pages(data, "image/png", limit=10_000_000)
+
+
+def test_a_long_pdf_page_is_rendered_to_fit_the_engine() -> None:
+    from ocr.pages import MAX_SIDE_PX, render_scale
+
+    scale = render_scale(612, 612 * 200, 300, 10**12)  # a 200-letter-pages-long page
+    assert 612 * 200 * scale <= MAX_SIDE_PX
+
+
 def test_image_over_pixel_limit_is_too_large() -> None:
     data = to_bytes(Image.new("L", (3000, 3000), 255), "PNG")
     with pytest.raises(DocumentTooLargeError, match="pixels"):

@@ -14,9 +14,12 @@ DynamoDB, throttling) propagates so that the queue retries.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -101,6 +104,28 @@ class OcrLimits:
     max_image_pixels: int = 50_000_000
 
 
+_READING_LOCK = threading.Lock()
+_READING: dict[str, tuple[threading.Lock, int]] = {}
+
+
+@contextlib.contextmanager
+def _reading(key: str) -> Iterator[None]:
+    """A lock per key, dropped when nobody holds or waits for it."""
+    with _READING_LOCK:
+        lock, users = _READING.get(key, (threading.Lock(), 0))
+        _READING[key] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _READING_LOCK:
+            lock, users = _READING[key]
+            if users <= 1:
+                del _READING[key]
+            else:
+                _READING[key] = (lock, users - 1)
+
+
 class OcrService:
     def __init__(
         self,
@@ -122,6 +147,13 @@ class OcrService:
         return self._engine
 
     def read(self, uploaded: DocumentUploaded) -> OcrOutcome:
+        # One read per content at a time in this process: two uploads of the same bytes
+        # arriving together would both miss the cache and run the engine twice; the second
+        # now waits and is answered from the cache.
+        with _reading(f"{uploaded.sha256}-{uploaded.language or 'auto'}"):
+            return self._read(uploaded)
+
+    def _read(self, uploaded: DocumentUploaded) -> OcrOutcome:
         if not uploaded.reocr:
             hit = self.cached(uploaded)
             if hit is not None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
@@ -124,6 +127,36 @@ def test_same_bytes_again_hit_the_cache_without_calling_the_engine(store: Memory
     assert second.cached is True
     assert second.text_uri == first.text_uri
     assert (second.page_count, second.char_count) == (first.page_count, first.char_count)
+
+
+class SlowEngine(CountingEngine):
+    """Holds its read open until told, so two reads of the same bytes overlap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def read(self, pages: Iterable[Page], language: Language | None = None) -> OcrResult:
+        self.entered.set()
+        assert self.release.wait(10)
+        return super().read(pages, language)
+
+
+def test_the_same_bytes_uploaded_together_are_read_once(store: MemoryStore) -> None:
+    """Two workers with two uploads of the same bytes: the second waits for the first's
+    reading and is answered from the cache (the engine ran twice before)."""
+    engine, cache = SlowEngine(), InMemoryTextCache()
+    service = make(engine, store, cache)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(service.read, uploaded("doc-00001"))
+        assert engine.entered.wait(10)
+        second = pool.submit(service.read, uploaded("doc-00002"))
+        time.sleep(0.2)  # the second is waiting, not reading
+        engine.release.set()
+        outcomes = [first.result(10), second.result(10)]
+    assert engine.calls == 1
+    assert [o.cached for o in outcomes] == [False, True]
 
 
 def test_reocr_bypasses_the_cache(store: MemoryStore) -> None:

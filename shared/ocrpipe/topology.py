@@ -266,3 +266,16 @@ def load_declaration(package: str) -> ServiceDeclaration:
     raise ValueError(
         f"package {package!r} ships no {DECLARATION_FILE} (as package data, or beside it)"
     )
+
+
+def is_final_attempt(approximate_receive_count: object, package: str, consumer: str) -> bool:
+    """Whether this delivery of a message is its queue's last before the dead-letter queue.
+
+    A stage that would fail a message for a passing fault tells the user instead on the last
+    delivery (``max_receive_count`` of ``consumer`` in ``package``'s own declaration): a
+    message that just goes to the DLQ leaves them waiting forever."""
+    try:
+        received = int(str(approximate_receive_count))
+    except (TypeError, ValueError):
+        return False
+    return received >= load_declaration(package).consumers[consumer].max_receive_count

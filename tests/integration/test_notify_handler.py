@@ -30,6 +30,7 @@ from ocrpipe.events import (
     WordCount,
     WordsCounted,
 )
+from ocrpipe.topology import load_declaration
 from tests import lambda_shapes
 from tests.fake_dns import fake_resolver
 from tests.lambda_shapes import envelope_body, lambda_context, sqs_event
@@ -56,9 +57,10 @@ def failing_ids(*events: DomainEvent) -> list[int]:
     return [ids.index(f["itemIdentifier"]) for f in response["batchItemFailures"]]
 
 
-def handle(*events: DomainEvent) -> dict[str, Any]:
+def handle(*events: DomainEvent, receive_count: int = 1) -> dict[str, Any]:
     response: dict[str, Any] = handlers.on_outcome(
-        sqs_event(*(envelope_body(e) for e in events)), lambda_context(FUNCTION)
+        sqs_event(*(envelope_body(e) for e in events), receive_count=receive_count),
+        lambda_context(FUNCTION),
     )
     return response
 
@@ -499,6 +501,28 @@ def test_webhook_server_error_is_retried_then_delivered_once(
     ids = {d["headers"]["X-Ocrpipe-Delivery"] for d in receiver.deliveries}
     assert ids == {f"{doc}.counted"}
     assert [p["detail-type"] for p in cloud.published()] == ["NotificationSent"]
+
+
+@pytest.mark.parametrize("status", [500, 429])
+def test_webhook_failing_on_the_last_delivery_is_announced_not_left_in_the_dlq(
+    cloud: Aws, receiver: Receiver, status: int
+) -> None:
+    """Before, the fifth 5xx sent the message to the DLQ and the status said "counted"
+    forever; the last delivery now records the failure and announces NotificationFailed."""
+    doc = "doc-webhook-06"
+    event = counted(cloud, doc, cloud.recipient(doc, receiver.url, "webhook"))
+    max_receives = load_declaration("notify").consumers["notify"].max_receive_count
+    receiver.statuses = [status] * max_receives
+
+    assert failing_ids(event) == [0]  # an early delivery: retried by the queue
+    assert handle(event, receive_count=max_receives) == {"batchItemFailures": []}
+    [announced] = cloud.published()
+    assert announced["detail-type"] == "NotificationFailed"
+    assert f"HTTP {status}" in announced["detail"]["reason"]
+    assert "last attempt" in announced["detail"]["reason"]
+    assert handle(event, receive_count=max_receives) == {"batchItemFailures": []}
+    assert len(receiver.deliveries) == 2  # a duplicate is neither delivered nor announced
+    assert cloud.published() == []
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from notify import mail, messages, webhook
-from notify.errors import PermanentDeliveryError
+from notify.errors import PermanentDeliveryError, TransientDeliveryError
 from notify.outcomes import OutcomeEvent, outcome_of, summary
 from notify.recipients import check_email_address, decrypt_address, webhook_destination
 from ocrpipe.events import NotificationFailed, NotificationSent, WordsCounted
@@ -87,8 +87,12 @@ def send_webhook(event: OutcomeEvent, address: str, ctx: DeliveryContext) -> str
     return identifier
 
 
-def deliver(event: OutcomeEvent, ctx: DeliveryContext) -> dict[str, Any]:
-    """Tell the person; the record of it. Transient failures raise."""
+def deliver(
+    event: OutcomeEvent, ctx: DeliveryContext, *, final_attempt: bool = False
+) -> dict[str, Any]:
+    """Tell the person; the record of it. Transient failures raise, except on the queue's
+    last delivery: then the failure is recorded (and announced as ``NotificationFailed``, so
+    the document's status says it), instead of the message going silently to the DLQ."""
     recipient = event.recipient
     if recipient is None:
         raise ValueError("nothing to deliver: the event has no recipient")
@@ -106,6 +110,10 @@ def deliver(event: OutcomeEvent, ctx: DeliveryContext) -> dict[str, Any]:
             message_id = send_webhook(event, address, ctx)
     except PermanentDeliveryError as exc:
         return record | {"status": "failed", "reason": exc.reason}
+    except TransientDeliveryError as exc:
+        if not final_attempt:
+            raise
+        return record | {"status": "failed", "reason": f"{exc} Gave up after the last attempt."}
     return record | {"status": "sent", "message_id": message_id}
 
 

@@ -38,7 +38,7 @@ from aws_lambda_powertools.utilities.batch import (
 from notify.config import Settings
 from notify.delivery import DeliveryContext, announcement, deliver
 from notify.outcomes import OutcomeEvent, outcome_of
-from ocrpipe import aws
+from ocrpipe import aws, topology
 from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope, UnknownEventError
 from ocrpipe.events import DocumentRejected, OcrFailed, WordsCounted
@@ -53,6 +53,7 @@ logger = Logger(service="notify")
 metrics = Metrics(namespace="ocrpipe", service="notify")
 
 DELIVER_KEY_PREFIX = "notify.deliver"
+CONSUMER = "notify"
 ANNOUNCE_KEY_PREFIX = "notify.announce"
 IDEMPOTENCY_KEY_JMESPATH = "[document_id, outcome, round]"
 OUTCOME_EVENTS = (WordsCounted, DocumentRejected, OcrFailed)
@@ -104,9 +105,9 @@ def on_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
 
     @once(DELIVER_KEY_PREFIX, "delivery")
-    def deliver_once(*, delivery: dict[str, Any]) -> dict[str, Any]:
+    def deliver_once(*, delivery: dict[str, Any], final_attempt: bool) -> dict[str, Any]:
         outcome_event = _parse(delivery["detail_type"], delivery["detail"])
-        record = deliver(outcome_event, ctx)
+        record = deliver(outcome_event, ctx, final_attempt=final_attempt)
         log_extra = {k: record[k] for k in ("document_id", "outcome", "channel", "status")}
         if record["status"] == "sent":
             metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=1)
@@ -140,7 +141,10 @@ def on_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 "round": round_,
                 "detail_type": outcome_event.DETAIL_TYPE,
                 "detail": outcome_event.model_dump(mode="json"),
-            }
+            },
+            final_attempt=topology.is_final_attempt(
+                record.attributes.approximate_receive_count, "notify", CONSUMER
+            ),
         )
         announce_once(record=delivered | {"round": round_})
 

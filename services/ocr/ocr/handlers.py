@@ -249,12 +249,7 @@ def retry_later(record: SQSRecord, exc: TextractThrottledError) -> int | None:
 
 
 def _is_final_attempt(record: SQSRecord) -> bool:
-    max_receives = topology.load_declaration("ocr").consumers[CONSUMER].max_receive_count
-    try:
-        received = int(record.attributes.approximate_receive_count)
-    except (TypeError, ValueError):
-        return False
-    return received >= max_receives
+    return topology.is_final_attempt(record.attributes.approximate_receive_count, "ocr", CONSUMER)
 
 
 @metrics.log_metrics

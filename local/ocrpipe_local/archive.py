@@ -116,6 +116,11 @@ class EventArchive:
         self._thread = threading.Thread(target=self._run, name="ocrpipe-archive", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Let the thread end after its current poll, without waiting for it (so its last
+        long poll overlaps the workers'); :meth:`stop` joins it and archives the rest."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop the thread, then archive whatever is still queued (events of final batches)."""
         self._stop.set()

@@ -279,11 +279,13 @@ class LocalStack:
             self._api.stop()
             self._api = None
         self._stop.set()
+        if self.archive is not None:
+            self.archive.request_stop()  # its last poll ends while the workers' do
         for worker in self.workers:
             worker.join()
         self.workers = []
         if self.archive is not None:
-            self.archive.stop()
+            self.archive.stop()  # then archives what the workers' last batches published
         self._output.close()
         if self._saved_env:
             emulator.apply_environment(self._saved_env)

@@ -8,6 +8,7 @@ the stack running for manual use (curl, a browser form, another program).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import mimetypes
 import signal
@@ -198,15 +199,32 @@ def apply_events(outcome: DocumentOutcome, events: list[ArchivedEvent]) -> None:
             outcome.reason = outcome.reason or f"notification failed: {event.reason}"
 
 
-def write_outputs(
-    stack: ProcessTarget, outcome: DocumentOutcome, out_dir: Path, taken: set[str]
-) -> None:
-    s3 = stack.client("s3")
-    stem = outcome.path.stem
+#: Longest file name most file systems take (bytes); the longest suffix written after a stem.
+NAME_MAX_BYTES = 255
+OUTPUT_SUFFIX = ".words.json"
+
+
+def output_stem(stem: str, taken: Collection[str]) -> str:
+    """A stem for ``<stem>.txt`` and ``<stem>.words.json`` not in ``taken`` and short enough
+    for a file name: a long one is cut (on a character boundary) and given a short hash of
+    the whole, so two long names that share a beginning stay apart."""
+    room = NAME_MAX_BYTES - len(OUTPUT_SUFFIX) - len("-99999")
+    if len(stem.encode("utf-8")) > room:
+        digest = hashlib.sha256(stem.encode("utf-8")).hexdigest()[:8]
+        cut = stem.encode("utf-8")[: room - len(digest) - 1].decode("utf-8", "ignore")
+        stem = f"{cut}~{digest}"
     name, n = stem, 1
     while name in taken:
         n += 1
         name = f"{stem}-{n}"
+    return name
+
+
+def write_outputs(
+    stack: ProcessTarget, outcome: DocumentOutcome, out_dir: Path, taken: set[str]
+) -> None:
+    s3 = stack.client("s3")
+    name = output_stem(outcome.path.stem, taken)
     taken.add(name)
     text_loc = S3Location.parse(outcome.text_uri)
     text = s3.get_object(Bucket=text_loc.bucket, Key=text_loc.key)["Body"].read()

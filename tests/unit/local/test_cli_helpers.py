@@ -167,3 +167,19 @@ def test_process_takes_one_of_the_six_languages_or_detects():
     assert parser.parse_args(["process", "a.png", "--lang", "pt"]).lang == "pt"
     with pytest.raises(SystemExit):
         parser.parse_args(["process", "a.png", "--lang", "klingon"])
+
+
+def test_output_names_fit_a_file_name_and_stay_apart(tmp_path):
+    """A 255-byte input name was e-mailed, then its outputs could not be written."""
+    from ocrpipe_local.cli import NAME_MAX_BYTES, OUTPUT_SUFFIX, output_stem
+
+    long_a = "é" * 120 + "a"  # 241 bytes
+    long_b = "é" * 120 + "b"
+    a = output_stem(long_a, set())
+    b = output_stem(long_b, {a})
+    assert a != b
+    for stem in (a, b, output_stem(long_a, {a})):
+        assert len((stem + OUTPUT_SUFFIX).encode()) <= NAME_MAX_BYTES
+        (tmp_path / (stem + OUTPUT_SUFFIX)).write_text("{}")  # the file system takes it
+    assert output_stem("scan", {"scan"}) == "scan-2"
+    assert output_stem("scan", set()) == "scan"

@@ -29,6 +29,8 @@ from ocrpipe_local.archive import ArchivedEvent
 LOCK_FILE = "runtime.lock"
 RUNTIME_FILE = "runtime.json"
 ARCHIVE_FILE = "archive.jsonl"
+#: How often a command waiting on a stack checks that it still runs.
+LIVENESS_CHECK_S = 2.0
 
 
 class AlreadyRunningError(RuntimeError):
@@ -116,6 +118,8 @@ class AttachedStack:
         self.info = info
         self.api_url = info.api_url
         self.endpoint_url = info.endpoint_url
+        #: Set when the stack stopped while this command waited on it.
+        self.stopped = False
         emulator.loopback_without_proxy()
 
     @property
@@ -174,16 +178,18 @@ class AttachedStack:
         notified: Collection[str] = (),
         poll_s: float = 0.25,
     ) -> dict[str, list[ArchivedEvent]]:
-        """Each document's archived events once all reached an outcome, or at ``timeout``.
+        """Each document's archived events once all reached an outcome, or at ``timeout``, or
+        as soon as the stack stops running (then :attr:`stopped` is set).
 
         The same rule as :meth:`LocalStack.wait_for`, read from the archive file the running
-        stack appends to (only the part written since this command started is new)."""
+        stack appends to."""
         from ocrpipe_local.stack import document_is_done
 
         ids, must_notify = set(document_ids), set(notified)
         by_doc: dict[str, list[ArchivedEvent]] = {d: [] for d in ids}
         offset = 0
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + LIVENESS_CHECK_S
         while True:
             new, offset = _read_new(self.archive_path, offset)
             for event in new:
@@ -195,7 +201,17 @@ class AttachedStack:
             )
             if done or time.monotonic() >= deadline:
                 return by_doc
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + LIVENESS_CHECK_S
+                if not self.running():
+                    self.stopped = True
+                    return by_doc
             time.sleep(poll_s)
+
+    def running(self) -> bool:
+        """Whether the stack attached to still runs (the same process holds the directory)."""
+        now = find_running(self.state_dir)
+        return now is not None and now.pid == self.info.pid
 
 
 def _read_new(path: Path, offset: int) -> tuple[list[ArchivedEvent], int]:

@@ -330,7 +330,13 @@ def _process_on(
         if outcome.status == "pending":
             outcome.status = "timeout"
             seen = ", ".join(outcome.events) or "no events"
-            outcome.reason = f"no outcome within {args.timeout:g} s (seen: {seen})"
+            if getattr(stack, "stopped", False):
+                outcome.reason = (
+                    "the `ocrpipe up` this command attached to stopped before the document "
+                    f"finished (seen: {seen}); start it again and run the command again"
+                )
+            else:
+                outcome.reason = f"no outcome within {args.timeout:g} s (seen: {seen})"
         elif recipient and not outcome.notification:
             outcome.notification = "failed"
             outcome.reason = outcome.reason or "no notification within the timeout"

@@ -158,3 +158,27 @@ def test_sigterm_finishes_every_accepted_document(data: Path, tmp_path: Path) ->
     assert set(documents) == {g["document_id"] for g in grants}
     assert {d["stage"] for d in documents.values()} == {"notified"}
     assert len(list((data / "outbox").glob("*.eml"))) == 6
+
+
+def test_a_command_attached_to_a_stack_that_dies_says_so(data: Path, tmp_path: Path) -> None:
+    up = start_up(data, tmp_path / "up.log")
+    photo = (SAMPLES / "phone-photo.jpg").read_bytes()
+    files = []
+    for i in range(3):  # distinct bytes: no cache hits, several seconds of reading
+        path = tmp_path / f"photo-{i}.jpg"
+        path.write_bytes(photo + bytes([i]))
+        files.append(str(path))
+    command = subprocess.Popen(
+        [*OCRPIPE, "process", *files, "--data-dir", str(data), "--timeout", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
+    time.sleep(1.5)
+    up.send_signal(signal.SIGKILL)
+    started = time.monotonic()
+    output, _ = command.communicate(timeout=60)
+    assert command.returncode == 1, output
+    assert time.monotonic() - started < 30  # not the 300 s timeout
+    assert "attached to stopped before the document finished" in output.replace("\n", " ")

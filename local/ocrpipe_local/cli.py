@@ -41,6 +41,7 @@ from ocrpipe.storage import S3Location
 from ocrpipe.topology import Place
 from ocrpipe_local import attach, emulator
 from ocrpipe_local import backfill as backfill_mod
+from ocrpipe_local import dlq as dlq_mod
 from ocrpipe_local import documents as documents_mod
 from ocrpipe_local import replay as replay_mod
 from ocrpipe_local.archive import ArchivedEvent
@@ -721,6 +722,56 @@ def _backfill_with(
     return 1 if summary.counts["failed"] else 0
 
 
+def dlq(args: argparse.Namespace, out: TextIO) -> int:
+    """``ocrpipe dlq [--redrive] [--to CONSUMER]``: the running stack's dead-letter queues."""
+    in_process = active_stack()
+    if in_process is not None:
+        provisioned = in_process.resources.consumers
+        queues = {n: c.queue.url for n, c in provisioned.items()}
+        dlqs = {n: c.dlq.url for n, c in provisioned.items()}
+        sqs = in_process.client("sqs")
+    else:
+        running = _running_elsewhere(args, out)
+        if isinstance(running, int):
+            return running
+        if running is None:
+            print(
+                f"ocrpipe: no stack runs on {args.state_dir}: dead-letter queues live in the "
+                "running stack (`ocrpipe up`)",
+                file=sys.stderr,
+            )
+            return 2
+        queues, dlqs, sqs = running.info.queues, running.info.dlqs, running.client("sqs")
+    chosen = replay_mod.parse_csv_args(args.to) or sorted(dlqs)
+    unknown = sorted(set(chosen) - set(dlqs))
+    if unknown:
+        print(f"ocrpipe: no consumer {unknown}; consumers: {sorted(dlqs)}", file=sys.stderr)
+        return 2
+    total = 0
+    for name in chosen:
+        if args.redrive:
+            moved = dlq_mod.redrive(sqs, dlqs[name], queues[name])
+            total += moved
+            print(f"{name}: {moved} message(s) moved back to its queue", file=out)
+            continue
+        letters = dlq_mod.peek(sqs, dlqs[name])
+        total += len(letters)
+        print(f"{name}: {len(letters)} message(s)", file=out)
+        for letter in letters:
+            print(
+                f"  {letter.detail_type:<20} {letter.document_id:<34} "
+                f"received {letter.receive_count}x  {letter.message_id}",
+                file=out,
+            )
+    if not args.redrive and total:
+        print(
+            f"\nwhy: {Path(args.state_dir) / 'logs' / 'functions.jsonl'}; after the fix: "
+            "ocrpipe dlq --redrive",
+            file=out,
+        )
+    return 0
+
+
 def documents(args: argparse.Namespace, out: TextIO) -> int:
     """``ocrpipe documents [ID]``: the documents of the data directory, or one of them."""
     views = documents_mod.load(Path(args.state_dir))
@@ -831,6 +882,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("document_id", nargs="?", help="show this document in full")
     d.add_argument("--json", action="store_true", help="print JSON")
 
+    q = sub.add_parser(
+        "dlq",
+        parents=[common],
+        help="list the running stack's dead-letter queues, or move their messages back",
+    )
+    q.add_argument("--to", action="append", metavar="CONSUMER", help="only these consumers")
+    q.add_argument("--redrive", action="store_true", help="move the messages back to their queues")
+
     u = sub.add_parser("up", parents=[common], help="run the stack and API until Ctrl-C")
     u.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     u.add_argument(
@@ -909,6 +968,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return backfill(args, sys.stdout)
         if args.command == "documents":
             return documents(args, sys.stdout)
+        if args.command == "dlq":
+            return dlq(args, sys.stdout)
         return up(args, sys.stdout)
     except (ValueError, StackError, attach.AlreadyRunningError) as exc:  # bad args, busy dir
         print(f"ocrpipe: {exc}", file=sys.stderr)

@@ -33,7 +33,10 @@ def test_calls_to_the_own_server_skip_http_and_share_its_state(
         return real(request)
 
     monkeypatch.setattr(stubber, "process_request", spy)
-    sqs, s3 = boto3.client("sqs"), boto3.client("s3")
+    # Fresh sessions: the handler is one of every botocore session's built-in handlers, so a
+    # session made before the server started (boto3's default one, say) goes over HTTP.
+    session = boto3.session.Session()
+    sqs, s3 = session.client("sqs"), session.client("s3")
     queue = sqs.create_queue(QueueName="in-process-q")["QueueUrl"]
     assert queue.startswith(endpoint + "/")  # what the server would have answered
     sqs.send_message(QueueUrl=queue, MessageBody="hello")

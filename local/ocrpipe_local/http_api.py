@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TextIO
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from ocrpipe_local.function_output import route_current_thread
@@ -124,10 +125,17 @@ class LocalHttpApi:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.close()
-        if self._thread is not None:
+        """Close the listening socket and every connection (idle keep-alive ones too), in the
+        server's own loop thread, and let running requests finish: ``close()`` alone leaves
+        the loop serving open connections until they time out."""
+        server = self._server
+        if self._thread is not None and self._thread.is_alive():
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
             self._thread.join(timeout=10)
             self._thread = None
+        else:
+            wasyncore.close_all(server._map)
+        server.task_dispatcher.shutdown(timeout=5)
 
     def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         route_current_thread(self.output)

@@ -127,3 +127,21 @@ def test_many_concurrent_clients_are_all_answered(api) -> None:
         codes = list(pool.map(one, range(256)))
     assert codes == [201] * 256
     assert len(recorder.calls) == 256
+
+
+def test_stop_closes_idle_keep_alive_connections_at_once() -> None:
+    """``close()`` alone left the loop serving open connections until they timed out."""
+    server = LocalHttpApi(
+        [Route("POST", "/uploads", "ingest-test-api", Recorder())],
+        account="123456789012",
+        region="us-east-1",
+    )
+    server.start()
+    with requests.Session() as session:
+        session.trust_env = False
+        assert session.post(f"{server.url}/uploads", json={}, timeout=5).status_code == 201
+        started = time.monotonic()
+        server.stop()  # the session's connection is still open
+        assert time.monotonic() - started < 2
+        with pytest.raises(requests.ConnectionError):
+            session.post(f"{server.url}/uploads", json={}, timeout=2)

@@ -380,12 +380,7 @@ def process(args: argparse.Namespace, out: TextIO) -> int:
             "(`ocrpipe up` keeps one running)",
             file=out,
         )
-        with LocalStack(
-            state_dir=args.state_dir,
-            stage=args.stage,
-            consumers=args.consumer or (),
-            workers=_worker_counts(args.workers),
-        ) as stack:
+        with _command_stack(args) as stack:
             _process_on(stack, args, outcomes, recipient)
             drained = stack.drain(timeout=min(60.0, max(5.0, args.timeout)))
             stuck = stack.stuck_messages()
@@ -527,12 +522,7 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
     elif running is not None:
         return _replay_attached(running, args, options, out)
     else:
-        with LocalStack(
-            state_dir=args.state_dir,
-            stage=args.stage,
-            consumers=args.consumer or (),
-            workers=_worker_counts(args.workers),
-        ) as stack:
+        with _command_stack(args) as stack:
             drained = replay_on(stack)
     if not drained:
         print(f"ERROR: consumers still busy after {args.timeout:g} s", file=out)
@@ -652,12 +642,7 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
             running,
             out,
         )
-    with LocalStack(
-        state_dir=args.state_dir,
-        stage=args.stage,
-        consumers=args.consumer or (),
-        workers=_worker_counts(args.workers),
-    ) as stack:
+    with _command_stack(args) as stack:
         return _backfill_with(
             args,
             inventory,
@@ -808,6 +793,16 @@ def documents(args: argparse.Namespace, out: TextIO) -> int:
         )
     print(f"\n{len(views)} document(s) in {Path(args.state_dir).resolve()}", file=out)
     return 0
+
+
+def _command_stack(args: argparse.Namespace) -> LocalStack:
+    """The stack a command runs for its own duration when no ``ocrpipe up`` runs."""
+    return LocalStack(
+        state_dir=args.state_dir,
+        stage=args.stage,
+        consumers=args.consumer or (),
+        workers=_worker_counts(args.workers),
+    )
 
 
 def _worker_counts(values: Sequence[str] | None) -> dict[str, int]:

@@ -618,28 +618,21 @@ def backfill(args: argparse.Namespace, out: TextIO) -> int:
         except (BotoCoreError, ClientError) as exc:
             print(f"ocrpipe: AWS refused the backfill: {exc}", file=sys.stderr)
             return 1
-    attached = active_stack()
-    if attached is not None:
+    target: LocalStack | attach.AttachedStack | None = active_stack()
+    if target is None:
+        running = _running_elsewhere(args, out)
+        if isinstance(running, int):
+            return running
+        target = running
+    if target is not None:
+        stage = target.place.stage if isinstance(target, LocalStack) else target.info.stage
         return _backfill_with(
             args,
             inventory,
-            attached.client("s3"),
-            attached.client("events"),
-            attached.resources.bus_name,
-            attached,
-            out,
-        )
-    running = _running_elsewhere(args, out)
-    if isinstance(running, int):
-        return running
-    if running is not None:
-        return _backfill_with(
-            args,
-            inventory,
-            running.client("s3"),
-            running.client("events"),
-            Place(stage=running.info.stage).name("bus"),
-            running,
+            target.client("s3"),
+            target.client("events"),
+            Place(stage=stage).name("bus"),
+            target,
             out,
         )
     with _command_stack(args) as stack:

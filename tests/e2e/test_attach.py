@@ -173,12 +173,16 @@ def test_a_command_attached_to_a_stack_that_dies_says_so(data: Path, tmp_path: P
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=ENV,
+        env={**ENV, "PYTHONUNBUFFERED": "1"},
     )
-    time.sleep(1.5)
+    assert command.stdout is not None
+    first = command.stdout.readline()  # only once it is attached (a loaded machine is slow)
+    assert "attached to the stack" in first, first
+    time.sleep(1.0)
     up.send_signal(signal.SIGKILL)
     started = time.monotonic()
-    output, _ = command.communicate(timeout=60)
+    rest, _ = command.communicate(timeout=60)
+    output = first + rest
     assert command.returncode == 1, output
     assert time.monotonic() - started < 30  # not the 300 s timeout
     assert "attached to stopped before the document finished" in output.replace("\n", " ")

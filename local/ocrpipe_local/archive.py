@@ -111,7 +111,12 @@ class EventArchive:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Load what the file already holds (a restarted stack's archive goes on, and the
+        redelivery of a message it archived before being killed is recognised), then drain."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._changed:
+            self._events = read_archive(self.path)
+            self._seen = {event.message_id for event in self._events}
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="ocrpipe-archive", daemon=True)
         self._thread.start()

@@ -39,7 +39,7 @@ from ocrpipe.events import (
 )
 from ocrpipe.storage import S3Location
 from ocrpipe.topology import Place
-from ocrpipe_local import attach, emulator
+from ocrpipe_local import attach, durable, emulator
 from ocrpipe_local import backfill as backfill_mod
 from ocrpipe_local import dlq as dlq_mod
 from ocrpipe_local import documents as documents_mod
@@ -443,6 +443,13 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
             print(f"  consumers:  {', '.join(sorted(stack.resources.consumers))}", file=out)
             print(f"  outbox:     {stack.outbox_dir}", file=out)
             print(f"  events:     {stack.state_dir.resolve() / 'archive.jsonl'}", file=out)
+            if stack.restored is not None:
+                r = stack.restored
+                print(
+                    f"  state:      {stack.state_dir.resolve() / durable.FILE_NAME}  (restored "
+                    f"{r.objects} objects, {r.items} items, {r.messages} queued messages)",
+                    file=out,
+                )
             print(f"  logs:       {stack.functions_log.resolve()}", file=out)
             secret = stack.resources.env["OCRPIPE_WEBHOOK_SECRET"]
             print(f"  webhook signing secret: {secret}", file=out)

@@ -26,6 +26,8 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from ocrpipe_local import durable
+
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
 #: moto's default account; resource names and ARNs in the emulator use it.
@@ -54,7 +56,8 @@ ADMIN_PREFIX = "/moto-api"
 
 
 class _NoAdminApi:
-    """WSGI middleware: moto's app without its admin API."""
+    """WSGI middleware: moto's app without its admin API, each request a
+    :func:`ocrpipe_local.durable.request_scope`."""
 
     def __init__(self, app: Any) -> None:
         self._app = app
@@ -67,7 +70,8 @@ class _NoAdminApi:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
-        return self._app(environ, start_response)
+        with durable.request_scope():  # what the request changed is on disk before it returns
+            return self._app(environ, start_response)
 
 
 class EmulatorServer(ThreadedMotoServer):
@@ -142,7 +146,8 @@ class InProcessCalls:
         # it: an IP address, so S3 buckets are path-style and queue URLs name the server.
         request.url = f"http://{host}" + request.url[len(endpoint) :]
         request.headers["Host"] = endpoint.split("://", 1)[1]
-        response: AWSResponse | None = self._stubber("before-send", request)
+        with durable.request_scope():
+            response: AWSResponse | None = self._stubber("before-send", request)
         return response
 
 

@@ -10,8 +10,7 @@ CLI runs in one process keep the OCR cache).
 from __future__ import annotations
 
 import json
-import os
-import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -100,11 +99,12 @@ class Provisioner:
         self.dynamodb = dynamodb
         self.kms = kms
         self.ses = ses
+        self._queues_lock = threading.Lock()
 
     def name(self, kind: str, *, service: str = "", consumer: str = "") -> str:
         return self.place.name(kind, service=service, consumer=consumer, topology=self.topology)
 
-    def provision(self, *, state_dir: Path) -> Provisioned:
+    def provision(self, *, state_dir: Path, webhook_secret: str) -> Provisioned:
         """Create (or find) everything; independent resources are created concurrently."""
         bus = self.ensure_bus()
         result = Provisioned(place=self.place, bus_name=bus)
@@ -131,7 +131,7 @@ class Provisioner:
                 future.result()
             result.notify_key_id = key.result() if key is not None else ""
             sender.result()
-        result.env = environment(result, state_dir=state_dir)
+        result.env = environment(result, state_dir=state_dir, webhook_secret=webhook_secret)
         return result
 
     def storage_plan(
@@ -170,9 +170,12 @@ class Provisioner:
         return bus
 
     def ensure_queue(self, name: str, attributes: dict[str, str]) -> QueueRef:
-        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        if attributes:
-            self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # type: ignore[arg-type]
+        # One queue at a time: moto's redrive-policy check iterates over every queue while
+        # another thread may add one ("dictionary changed size during iteration").
+        with self._queues_lock:
+            url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+            if attributes:
+                self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # type: ignore[arg-type]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         return QueueRef(name=name, url=url, arn=arn["Attributes"]["QueueArn"])
 
@@ -284,7 +287,9 @@ class Provisioner:
         return key_id
 
 
-def environment(provisioned: Provisioned, *, state_dir: Path) -> dict[str, str]:
+def environment(
+    provisioned: Provisioned, *, state_dir: Path, webhook_secret: str
+) -> dict[str, str]:
     """The ``OCRPIPE_*`` variables of docs/configuration.md for this stack.
 
     Storage variables follow one rule so a new service needs no change here:
@@ -298,8 +303,7 @@ def environment(provisioned: Provisioned, *, state_dir: Path) -> dict[str, str]:
         "OCRPIPE_LOCAL_MODE": "true",
         "OCRPIPE_SENDER_EMAIL": provisioned.sender_email,
         "OCRPIPE_OUTBOX_DIR": str((state_dir / "outbox").resolve()),
-        # Random per stack, unless the user set one (so their receiver can verify signatures).
-        "OCRPIPE_WEBHOOK_SECRET": os.environ.get("OCRPIPE_WEBHOOK_SECRET") or secrets.token_hex(32),
+        "OCRPIPE_WEBHOOK_SECRET": webhook_secret,
     }
     if provisioned.notify_key_alias:
         env["OCRPIPE_NOTIFY_KEY_ID"] = provisioned.notify_key_alias

@@ -8,6 +8,8 @@ stacks run one after another may share a stage.
 
 Where things go (under ``state_dir``, default ``./.ocrpipe``):
 
+* ``state.sqlite3``          the emulator's objects, items, queued messages and keys, kept
+  across restarts (see :mod:`ocrpipe_local.durable`)
 * ``archive.jsonl``          every domain event (see :mod:`ocrpipe_local.archive`)
 * ``outbox/``                e-mails notify sent, as ``.eml``
 * ``logs/functions.jsonl``   the handlers' stdout/stderr: powertools JSON logs, EMF metrics
@@ -19,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -34,7 +38,7 @@ from ocrpipe.events import (
     NotificationSent,
 )
 from ocrpipe.topology import Place, ServiceDeclaration, Topology
-from ocrpipe_local import attach, emulator
+from ocrpipe_local import attach, durable, emulator
 from ocrpipe_local.archive import ArchivedEvent, EventArchive
 from ocrpipe_local.discovery import discover, package_declarations
 from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
@@ -175,6 +179,9 @@ class LocalStack:
         self._running = False
         self.attachable = attachable
         self._claim: attach.Claim | None = None
+        self._durable: durable.DurableState | None = None
+        #: What the start found in the data directory (objects, items, messages, seconds).
+        self.restored: durable.Restored | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -208,9 +215,18 @@ class LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "outbox").mkdir(exist_ok=True)
         self._start_runtime_log()
+        try:
+            self._durable = durable.DurableState(self.state_dir)
+        except (durable.DurableStateError, sqlite3.DatabaseError) as exc:
+            raise StackError(f"cannot use the state in {self.state_dir}: {exc}") from exc
         self.endpoint_url = emulator.ensure_server()
         self._saved_env = emulator.point_environment_at(self.endpoint_url)
-        self.provisioned = self._provisioner().provision(state_dir=self.state_dir)
+        # Keys before provisioning (it finds their aliases), the rest once resources exist.
+        self._durable.restore_keys(self.place.account, self.place.region)
+        self.provisioned = self._provisioner().provision(
+            state_dir=self.state_dir, webhook_secret=self._webhook_secret()
+        )
+        self._keep_state()
         env: dict[str, str | None] = {
             k: v for k, v in FUNCTION_ENV_DEFAULTS.items() if k not in os.environ
         }
@@ -286,6 +302,9 @@ class LocalStack:
         self.workers = []
         if self.archive is not None:
             self.archive.stop()  # then archives what the workers' last batches published
+        if self._durable is not None:
+            self._durable.close()  # after the last request that changed anything
+            self._durable = None
         self._output.close()
         if self._saved_env:
             emulator.apply_environment(self._saved_env)
@@ -324,6 +343,32 @@ class LocalStack:
             )
             worker.start()
             self.workers.append(worker)
+
+    def _webhook_secret(self) -> str:
+        """The user's (``OCRPIPE_WEBHOOK_SECRET``, so their receiver can verify signatures), or
+        one made at random for this data directory the first time and kept."""
+        assert self._durable is not None
+        given = os.environ.get("OCRPIPE_WEBHOOK_SECRET")
+        return given or self._durable.setting("webhook_secret", lambda: secrets.token_hex(32))
+
+    def _keep_state(self) -> None:
+        """Restore the data directory's state into the provisioned resources, and keep it."""
+        assert self._durable is not None
+        assert self.provisioned is not None
+        p = self.provisioned
+        if p.notify_key_alias:
+            self._durable.save_keys(self.place.account, self.place.region, [p.notify_key_alias])
+        restored = self._durable.activate(
+            durable.Scope(
+                account=self.place.account,
+                region=self.place.region,
+                buckets=frozenset(p.buckets.values()),
+                tables=frozenset(p.tables.values()) | frozenset(p.idempotency_tables.values()),
+                idempotency_tables=frozenset(p.idempotency_tables.values()),
+                queues=frozenset(q.name for q in p.all_queues()),
+            )
+        )
+        self.restored = restored if self.restored is None else self.restored
 
     def _provisioner(self) -> Provisioner:
         return Provisioner(
@@ -442,10 +487,12 @@ class LocalStack:
             for create in provisioner.storage_plan(service, owned, self.provisioned):
                 create()
         consumer = provisioner.ensure_consumer(name, spec, custom_bus=self.provisioned.bus_name)
-        env = environment(self.provisioned, state_dir=self.state_dir)
-        # Keep the stack's webhook secret (environment() makes a new random one).
-        env["OCRPIPE_WEBHOOK_SECRET"] = self.provisioned.env.get(
-            "OCRPIPE_WEBHOOK_SECRET", env["OCRPIPE_WEBHOOK_SECRET"]
+        self.provisioned.consumers[name] = consumer
+        self._keep_state()  # its queues, and its service's tables and bucket, are kept too
+        env = environment(
+            self.provisioned,
+            state_dir=self.state_dir,
+            webhook_secret=self.provisioned.env["OCRPIPE_WEBHOOK_SECRET"],
         )
         added = {k: v for k, v in env.items() if self.provisioned.env.get(k) != v}
         added = {k: v for k, v in added.items() if k not in self.extra_env}
@@ -463,7 +510,6 @@ class LocalStack:
             for api_name, api in new_http.items()
             for method, path in map(parse_route, api.routes)
         ]
-        self.provisioned.consumers[name] = consumer
         self._start_workers(consumer, handler)
         if routes:
             self._api.routes = [*self._api.routes, *routes]

@@ -7,6 +7,7 @@ at two terminals would.
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from ocrpipe_local import attach
+from ocrpipe_local.stack import document_is_done
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -186,3 +188,67 @@ def test_a_command_attached_to_a_stack_that_dies_says_so(data: Path, tmp_path: P
     assert command.returncode == 1, output
     assert time.monotonic() - started < 30  # not the 300 s timeout
     assert "attached to stopped before the document finished" in output.replace("\n", " ")
+
+
+def test_kill_9_loses_nothing_accepted_and_finishes_what_was_in_flight(
+    data: Path, tmp_path: Path
+) -> None:
+    """Uploads accepted, then ``kill -9`` while they are queued or being read: started again on
+    the same data directory, every document finishes, each user gets one e-mail, and the
+    documents done before the kill keep their status records (the tables survived)."""
+    import requests
+
+    from tests.local_uploads import upload
+
+    up = start_up(data, tmp_path / "up-1.log")
+    info = attach.find_running(data)
+    assert info is not None
+    image = (SAMPLES / "clean-scan.png").read_bytes()
+    with requests.Session() as session:
+        session.trust_env = False
+        first = upload(session, info.api_url, "first.png", image, email="a@example.com")
+        running = attach.AttachedStack(data, info)
+        one = [first["document_id"]]
+        assert document_is_done(
+            running.wait_for(one, 240, notified=one)[one[0]], needs_notification=True
+        )
+        later = [
+            upload(
+                session, info.api_url, f"page-{i}.png", image + bytes([i]), email="b@example.com"
+            )
+            for i in range(4)
+        ]
+    up.send_signal(signal.SIGKILL)  # most of them are still queued or being read
+    up.wait(timeout=30)
+
+    again = start_up(data, tmp_path / "up-2.log")
+    info = attach.find_running(data)
+    assert info is not None
+    running = attach.AttachedStack(data, info)
+    ids = [g["document_id"] for g in [first, *later]]
+    finished = running.wait_for(ids, timeout=300, notified=ids)
+    assert all(document_is_done(events, needs_notification=True) for events in finished.values()), (
+        finished
+    )
+
+    with requests.Session() as session:
+        session.trust_env = False
+        for grant in [first, *later]:
+            status = session.get(
+                f"{info.api_url}/documents/{grant['document_id']}",
+                headers={"Authorization": f"Bearer {grant['access_token']}"},
+                timeout=30,
+            )
+            assert status.status_code == 200, status.text
+            body = status.json()
+            assert body["stage"] == "notified", body
+            assert body["total_words"] > 100
+    subjects = sorted(
+        str(email.message_from_bytes(path.read_bytes())["Subject"])
+        for path in (data / "outbox").glob("*.eml")
+    )
+    assert len(subjects) == 5, subjects  # one each, none sent twice
+    for name in ["first.png", *(f"page-{i}.png" for i in range(4))]:
+        assert sum(f'"{name}"' in s for s in subjects) == 1, subjects
+    again.send_signal(signal.SIGINT)
+    assert again.wait(timeout=60) == 0

@@ -246,8 +246,15 @@ class WordsCounted(DomainEvent):
 
     text_uri: S3Uri
     result_uri: S3Uri
+    result_csv_uri: S3Uri | None = Field(
+        default=None,
+        description="The same counts as CSV (``word,count`` rows); absent from older events.",
+    )
     total_words: int = Field(ge=0)
     unique_words: int = Field(ge=0)
+    characters: int | None = Field(
+        default=None, ge=0, description="Characters of the text (absent from older events)."
+    )
     top_words: list[WordCount] = Field(max_length=10)
     word_rule_version: str
     language: Language | None = Field(

@@ -156,6 +156,26 @@ def test_counts_text_writes_result_and_publishes(cloud: Aws) -> None:
     assert len(detail["top_words"]) == 8
     assert detail["recipient"] == {"channel": "email", "ciphertext": "Y2lwaGVy"}
     assert detail["word_rule_version"] == WORD_RULE_VERSION
+    assert detail["result_csv_uri"] == f"s3://{RESULT_BUCKET}/results/doc-0001-abcd.csv"
+    assert detail["characters"] == 59
+
+
+def test_the_counts_are_also_written_as_csv_for_spreadsheets(cloud: Aws) -> None:
+    cloud.put_text("text/c.txt", 'He paid 1,000 "euros", 1,000 Euros; Straße.'.encode())
+    assert handle(completed("doc-0002-csv0", "text/c.txt")) == {"batchItemFailures": []}
+    obj = cloud.s3.get_object(Bucket=RESULT_BUCKET, Key="results/doc-0002-csv0.csv")
+    assert obj["ContentType"] == "text/csv; charset=utf-8"
+    raw = obj["Body"].read()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    assert raw.decode("utf-8-sig").split("\r\n") == [
+        "word,count",
+        '"1,000",2',
+        "euros,2",
+        "he,1",
+        "paid,1",
+        "strasse,1",
+        "",
+    ]
 
 
 def test_language_pages_and_warnings_of_the_read_reach_the_result(cloud: Aws) -> None:
@@ -192,6 +212,7 @@ def test_duplicate_delivery_counts_and_publishes_once(cloud: Aws) -> None:
     # the same event twice in one batch, then once more (a replay) in a later batch
     assert handle(event, event) == {"batchItemFailures": []}
     cloud.s3.delete_object(Bucket=RESULT_BUCKET, Key="results/doc-duplicate.json")
+    cloud.s3.delete_object(Bucket=RESULT_BUCKET, Key="results/doc-duplicate.csv")
     assert handle(event) == {"batchItemFailures": []}
 
     assert [p["detail-type"] for p in cloud.published()] == ["WordsCounted"]

@@ -66,9 +66,10 @@ def count_s3_text(s3: S3Client, uri: str) -> WordCounts:
 def count_document(
     completed: OcrCompleted, *, s3: S3Client, bucket: str, publisher: EventPublisher
 ) -> WordsCounted:
-    """Count, write ``results/<document_id>.json``, publish ``WordsCounted``; return it.
+    """Count, write ``results/<document_id>.json`` and ``.csv``, publish ``WordsCounted``;
+    return it.
 
-    Safe to repeat: the result object is overwritten with the same content.
+    Safe to repeat: the result objects are overwritten with the same content.
     """
     counts = count_s3_text(s3, completed.text_uri)
     key = results.result_key(completed.document_id)
@@ -78,6 +79,15 @@ def count_document(
         Body=results.encode_result(results.result_document(completed, counts)),
         ContentType=results.RESULT_CONTENT_TYPE,
     )
-    counted = results.words_counted(completed, counts, S3Location(bucket, key).uri)
+    table = results.csv_key(completed.document_id)
+    s3.put_object(
+        Bucket=bucket,
+        Key=table,
+        Body=results.encode_csv(counts),
+        ContentType=results.CSV_CONTENT_TYPE,
+    )
+    counted = results.words_counted(
+        completed, counts, S3Location(bucket, key).uri, S3Location(bucket, table).uri
+    )
     publisher.publish(counted)
     return counted

@@ -77,6 +77,11 @@ class Routes(BaseModel):
 
     handler: HandlerPath
     routes: list[str] = Field(description='"METHOD /path/{param}" route keys.')
+    openapi: HandlerPath | None = Field(
+        default=None,
+        description="Dotted path of a function returning this API's OpenAPI document (a "
+        "dict); the local runtime merges every service's at GET /openapi.json.",
+    )
 
 
 class HttpApi(Routes):

@@ -283,6 +283,8 @@ def test_http_api_handlers_and_routes() -> None:
             for r in _resources(template, "AWS::ApiGatewayV2::Route").values()
         }
         assert set(api.routes) <= routes
+        if api.openapi is not None:  # each API describes itself (locally: merged)
+            assert "GET /openapi.json" in routes
         module, _, func = api.handler.rpartition(".")
         handlers = {f["Properties"].get("Handler") for f in _functions(template).values()}
         assert f"{module.replace('.', '/')}.{func}" in handlers

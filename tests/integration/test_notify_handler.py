@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import threading
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -467,7 +468,14 @@ def test_webhook_delivery_is_signed_and_announced(cloud: Aws, receiver: Receiver
     body = delivery["body"]
     assert (body["document_id"], body["outcome"], body["total_words"]) == (doc, "counted", 1234)
     assert body["top_words"][0] == {"word": "straße", "count": 1000}
-    assert body["result_uri"] == f"s3://{RESULT_BUCKET}/results/{doc}.json"
+    # Presigned links (the AWS default), never the internal s3:// address.
+    assert "result_uri" not in body
+    assert "s3://" not in json.dumps(body)
+    assert sorted(body["links"]) == ["counts.json", "text.txt"]
+    assert f"{RESULT_BUCKET}" in body["links"]["counts.json"]
+    assert f"/results/{doc}.json?" in body["links"]["counts.json"]
+    assert "X-Amz-Signature=" in body["links"]["counts.json"]
+    assert body["links_expire_at"] > time.time()
     assert cloud.sent() == []
     [announced] = cloud.published()
     assert announced["detail-type"] == "NotificationSent"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from moto import mock_aws
 
 from ocrpipe import aws, events, topology
 from ocrpipe.bus import EventPublisher
+from status import api as status_api
 from status import handlers
 from status.read_model import Stage
 from status.store import StatusStore
@@ -183,11 +185,31 @@ def http_get(
     method: str = "GET",
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload v2) event for ``GET /documents/{document_id}``."""
+    return http_request(
+        f"/documents/{document_id}",
+        "GET /documents/{document_id}",
+        {"document_id": document_id},
+        headers=headers,
+        query=query,
+        method=method,
+    )
+
+
+def http_request(
+    path: str,
+    route_key: str,
+    path_parameters: dict[str, str] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    method: str = "GET",
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload v2) event for one of the status routes."""
     raw_query = "&".join(f"{k}={v}" for k, v in (query or {}).items())
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "GET /documents/{document_id}",
-        "rawPath": f"/documents/{document_id}",
+        "routeKey": route_key,
+        "rawPath": path,
         "rawQueryString": raw_query,
         "headers": {"host": "api.example.test", "user-agent": "pytest", **(headers or {})},
         "requestContext": {
@@ -197,18 +219,18 @@ def http_get(
             "domainPrefix": "api",
             "http": {
                 "method": method,
-                "path": f"/documents/{document_id}",
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "192.0.2.1",
                 "userAgent": "pytest",
             },
             "requestId": "r-1",
-            "routeKey": "GET /documents/{document_id}",
+            "routeKey": route_key,
             "stage": "$default",
             "time": "24/Nov/2026:09:00:00 +0000",
             "timeEpoch": 1795510800000,
         },
-        "pathParameters": {"document_id": document_id},
+        "pathParameters": path_parameters or {},
         "isBase64Encoded": False,
     }
     if query:
@@ -216,11 +238,13 @@ def http_get(
     return event
 
 
-NOT_FOUND = {
-    "statusCode": 404,
-    "headers": {"content-type": "application/json", "cache-control": "no-store"},
-    "body": '{"error":"not_found"}',
-}
+def is_not_found(response: dict[str, Any]) -> bool:
+    """The one indistinct refusal."""
+    return (
+        response["statusCode"] == 404
+        and json.loads(response["body"]) == {"error": "not_found"}
+        and response["headers"].get("Cache-Control") == "no-store"
+    )
 
 
 def test_status_follows_a_document_from_events_on_the_bus(stack, capsys):
@@ -235,29 +259,35 @@ def test_status_follows_a_document_from_events_on_the_bus(stack, capsys):
         http_get(DOC, headers={"authorization": f"Bearer {TOKEN}"}), lambda_context(FUNCTION)
     )
     assert response["statusCode"] == 200
-    assert response["headers"]["cache-control"] == "no-store"
+    assert response["headers"]["Cache-Control"] == "no-store"
     body = json.loads(response["body"])
     assert body["document_id"] == DOC
     assert body["stage"] == "notified"
     assert body["filename"] == "Résumé scan 1.png"
     assert (body["total_words"], body["unique_words"]) == (21, 17)
-    assert body["result_uri"].endswith(f"/results/{DOC}.json")
-    assert body["text_uri"].endswith(f"/text/{SHA}.txt")
+    assert body["top_words"] == [{"word": "the", "count": 3}]
+    # Links people can fetch (presigned, the default), never the internal s3:// addresses.
+    assert "s3://" not in response["body"]
+    assert {"result_uri", "text_uri"}.isdisjoint(body)
+    assert sorted(body["links"]) == ["counts.json", "text.txt"]  # this event had no CSV
+    assert f"/results/{DOC}.json?" in body["links"]["counts.json"]
+    assert "X-Amz-Signature=" in body["links"]["counts.json"]
+    assert body["links_expire_at"]
     assert set(body["timestamps"]) == {"uploaded", "ocr_completed", "counted", "notified"}
     assert "access_token_sha256" not in body
     assert TOKEN_SHA not in response["body"]
 
     # A token in the URL is not accepted (URLs end up in logs and histories).
     by_query = handlers.api(http_get(DOC, query={"token": TOKEN}), lambda_context(FUNCTION))
-    assert by_query == NOT_FOUND
+    assert is_not_found(by_query)
 
     # Refusals are indistinguishable from an unknown document.
-    assert handlers.api(http_get(DOC), lambda_context(FUNCTION)) == NOT_FOUND
+    assert is_not_found(handlers.api(http_get(DOC), lambda_context(FUNCTION)))
     wrong = http_get(DOC, headers={"authorization": "Bearer nope"})
-    assert handlers.api(wrong, lambda_context(FUNCTION)) == NOT_FOUND
+    assert is_not_found(handlers.api(wrong, lambda_context(FUNCTION)))
     unknown = http_get("doc-unknown-000000", headers={"authorization": f"Bearer {TOKEN}"})
-    assert handlers.api(unknown, lambda_context(FUNCTION)) == NOT_FOUND
-    assert handlers.api(http_get(DOC, method="POST"), lambda_context(FUNCTION))["statusCode"] == 405
+    assert is_not_found(handlers.api(unknown, lambda_context(FUNCTION)))
+    assert handlers.api(http_get(DOC, method="POST"), lambda_context(FUNCTION))["statusCode"] == 404
 
     # Stored once per document, version counts real changes only (duplicates wrote nothing).
     item = stack.item(DOC)
@@ -360,4 +390,128 @@ def test_expired_records_are_not_served(stack, monkeypatch):
     stack.drain()
     assert stack.item(DOC)["stage"] == {"S": "uploaded"}  # TTL deletes lazily
     authorised = http_get(DOC, headers={"authorization": f"Bearer {TOKEN}"})
-    assert handlers.api(authorised, lambda_context(FUNCTION)) == NOT_FOUND
+    assert is_not_found(handlers.api(authorised, lambda_context(FUNCTION)))
+
+
+def _token_pair(doc: str) -> tuple[str, str]:
+    token = "tok-" + uuid.uuid4().hex
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+def _lifecycle_with_token(doc: str, token_sha: str, start: float) -> list[events.DomainEvent]:
+    evts = lifecycle(doc)
+    first = evts[0].model_copy(update={"access_token_sha256": token_sha, "occurred_at": at(start)})
+    return [first, *evts[1:]]
+
+
+def test_documents_are_listed_for_the_tokens_presented(stack):
+    older, newer, other = "doc-older-00000001", "doc-newer-00000002", "doc-other-00000003"
+    tokens = {}
+    for start, doc in ((0.0, older), (10.0, newer), (20.0, other)):
+        token, sha = _token_pair(doc)
+        tokens[doc] = token
+        for event in _lifecycle_with_token(doc, sha, start):
+            stack.publish(event)
+    stack.drain()
+
+    def listed(header: str | None) -> dict[str, Any]:
+        headers = {"authorization": header} if header is not None else {}
+        event = http_request("/documents", "GET /documents", headers=headers)
+        return handlers.api(event, lambda_context(FUNCTION))
+
+    response = listed(f"Bearer {tokens[older]}, {tokens[newer]},tok-unknown-1234")
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert [d["document_id"] for d in body["documents"]] == [newer, older]  # newest first
+    assert all(d["stage"] == "notified" and d["links"] for d in body["documents"])
+    assert other not in response["body"]
+
+    assert json.loads(listed(None)["body"]) == {"documents": []}
+    assert json.loads(listed("Bearer tok-nobody-000")["body"]) == {"documents": []}
+    too_many = listed("Bearer " + ",".join(f"tok-{i:04d}" for i in range(101)))
+    assert too_many["statusCode"] == 400
+    assert json.loads(too_many["body"])["error"] == "too_many_tokens"
+
+
+def test_api_links_serve_the_files_until_they_expire(stack, monkeypatch):
+    """The local runtime's kind of link: signed by the status API, served by it."""
+    monkeypatch.setenv("OCRPIPE_LINKS", "api")
+    monkeypatch.setenv("OCRPIPE_LINK_SECRET", "k" * 64)
+    s3 = aws.client("s3")
+    ocr_bucket, wc_bucket = (
+        f"ocrpipe-test-{svc}-123456789012-us-east-1" for svc in ("ocr", "wordcount")
+    )
+    for bucket in (ocr_bucket, wc_bucket):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=ocr_bucket, Key=f"text/{SHA}.txt", Body="Olá mundo".encode())
+    s3.put_object(Bucket=wc_bucket, Key=f"results/{DOC}.json", Body=b'{"counts": {}}')
+    csv_body = "\ufeffword,count\r\nolá,1\r\n".encode()
+    s3.put_object(Bucket=wc_bucket, Key=f"results/{DOC}.csv", Body=csv_body)
+    evts = lifecycle()
+    evts[2] = evts[2].model_copy(
+        update={"result_csv_uri": f"s3://{wc_bucket}/results/{DOC}.csv", "characters": 120}
+    )
+    stack.publish(*evts)
+    stack.drain()
+
+    got = handlers.api(
+        http_get(DOC, headers={"authorization": f"Bearer {TOKEN}", "x-forwarded-proto": "https"}),
+        lambda_context(FUNCTION),
+    )
+    body = json.loads(got["body"])
+    assert body["characters"] == 120
+    assert sorted(body["links"]) == ["counts.csv", "counts.json", "text.txt"]
+    link = body["links"]["counts.csv"]
+    assert link.startswith(f"https://api.example.test/documents/{DOC}/files/counts.csv?")
+
+    def fetch(url: str) -> dict[str, Any]:
+        parts = urllib.parse.urlsplit(url)
+        name = parts.path.rsplit("/", 1)[1]
+        event = http_request(
+            parts.path,
+            "GET /documents/{document_id}/files/{name}",
+            {"document_id": DOC, "name": name},
+            query=dict(urllib.parse.parse_qsl(parts.query)),
+        )
+        return handlers.api(event, lambda_context(FUNCTION))
+
+    served = fetch(link)  # no Authorization: the link is the permission
+    assert served["statusCode"] == 200
+    assert served["body"] == csv_body.decode("utf-8")
+    assert served["headers"]["Content-Type"] == "text/csv; charset=utf-8"
+    assert (
+        "filename*=UTF-8''R%C3%A9sum%C3%A9%20scan%201.counts.csv"
+        in (served["headers"]["Content-Disposition"])
+    )
+    assert fetch(body["links"]["text.txt"])["body"] == "Olá mundo"
+
+    # Another file, a changed signature, or a file that is gone: the same 404.
+    assert is_not_found(fetch(link.replace("counts.csv?", "counts.json?")))
+    assert is_not_found(fetch(link[:-4] + "0000"))
+    s3.delete_object(Bucket=ocr_bucket, Key=f"text/{SHA}.txt")
+    assert fetch(body["links"]["text.txt"])["statusCode"] == 404
+
+    # After its expiry the link says so.
+    expires = int(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))["expires"])
+    monkeypatch.setattr(status_api.time, "time", lambda: expires + 1)
+    expired = fetch(link)
+    assert expired["statusCode"] == 410
+    assert json.loads(expired["body"])["error"] == "link_expired"
+
+
+def test_the_api_describes_itself_as_openapi(stack):
+    event = http_request("/openapi.json", "GET /openapi.json")
+    response = handlers.api(event, lambda_context(FUNCTION))
+    assert response["statusCode"] == 200
+    schema = json.loads(response["body"])
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["paths"]) == {
+        "/documents",
+        "/documents/{document_id}",
+        "/documents/{document_id}/files/{name}",
+    }
+    one = schema["paths"]["/documents/{document_id}"]["get"]
+    assert one["security"] == [{"bearer": []}]
+    assert "DocumentView" in schema["components"]["schemas"]
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert handlers.openapi() == schema

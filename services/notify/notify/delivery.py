@@ -18,6 +18,7 @@ from notify.errors import PermanentDeliveryError, TransientDeliveryError
 from notify.outcomes import OutcomeEvent, outcome_of, summary
 from notify.recipients import check_email_address, decrypt_address, webhook_destination
 from ocrpipe.events import NotificationFailed, NotificationSent, WordsCounted
+from ocrpipe.links import Links
 from ocrpipe.storage import S3Location
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class DeliveryContext:
     webhook_secret: str
     outbox_dir: Path | None = None
     local_mode: bool = False
+    #: Makes the links a webhook delivery carries to the results (``ocrpipe.links``).
+    links: Links | None = None
 
 
 def delivery_id(event: OutcomeEvent) -> str:
@@ -80,9 +83,19 @@ def send_email(event: OutcomeEvent, address: str, ctx: DeliveryContext) -> str:
 def send_webhook(event: OutcomeEvent, address: str, ctx: DeliveryContext) -> str:
     destination = webhook_destination(address, local_mode=ctx.local_mode)
     identifier = delivery_id(event)
-    request = webhook.signed_request(
-        summary(event), secret=ctx.webhook_secret, delivery_id=identifier
-    )
+    body = summary(event)
+    if isinstance(event, WordsCounted) and ctx.links is not None:
+        made = ctx.links.for_document(
+            event.document_id,
+            event.filename,
+            {
+                "text.txt": event.text_uri,
+                "counts.json": event.result_uri,
+                "counts.csv": event.result_csv_uri,
+            },
+        )
+        body |= {"links": made.links, "links_expire_at": made.expires_at}
+    request = webhook.signed_request(body, secret=ctx.webhook_secret, delivery_id=identifier)
     webhook.post(destination, request)
     return identifier
 

@@ -43,6 +43,7 @@ from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope, UnknownEventError
 from ocrpipe.events import DocumentRejected, OcrFailed, WordsCounted
 from ocrpipe.idempotency import once_per_key, processing_round
+from ocrpipe.links import Links, LinkSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -90,6 +91,7 @@ def on_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         webhook_secret=settings.webhook_secret.get_secret_value(),
         outbox_dir=settings.outbox_dir,
         local_mode=settings.local_mode,
+        links=Links(LinkSettings(), s3=lambda: aws.client("s3")),
     )
     publisher = EventPublisher(aws.client("events"), settings.bus_name)
 

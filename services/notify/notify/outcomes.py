@@ -134,7 +134,6 @@ def summary(event: OutcomeEvent) -> dict[str, Any]:
             "word_rule_version": event.word_rule_version,
             "language": event.language,
             "warnings": event.warnings,
-            "result_uri": event.result_uri,
         }
     else:
         data |= {

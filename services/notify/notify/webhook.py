@@ -4,8 +4,13 @@ A delivery is an HTTP ``POST`` of a JSON body (see :func:`notify.outcomes.summar
 
     {"document_id": "...", "outcome": "counted", "filename": "scan.jpg",
      "occurred_at": "...", "total_words": 1234, "unique_words": 456,
-     "top_words": [{"word": "the", "count": 52}, ...], "word_rule_version": "1",
-     "result_uri": "s3://..."}
+     "top_words": [{"word": "the", "count": 52}, ...], "word_rule_version": "2",
+     "links": {"text.txt": "https://...", "counts.json": "https://...",
+               "counts.csv": "https://..."},
+     "links_expire_at": 1796180000}
+
+(``links``: short-lived URLs of the text and the counts, see :mod:`ocrpipe.links`; fetch them
+soon, they expire at ``links_expire_at``, unix seconds.)
 
 (``rejected``/``failed`` outcomes carry ``reason_code``, ``reason`` and ``advice``
 instead of the counts), with these headers:

@@ -1,7 +1,8 @@
 """Lambda handlers of the status service (thin: parse, call domain code, answer).
 
 * :func:`on_event` — SQS consumer of every ``ocrpipe.*`` domain event (partial batch failures).
-* :func:`api` — API Gateway HTTP API (payload v2): ``GET /documents/{document_id}``.
+* :func:`api` — API Gateway HTTP API (payload v2): :mod:`status.api`'s routes.
+* :func:`openapi` — that API's OpenAPI document (``GET /openapi.json`` serves it too).
 
 Settings and clients are resolved per invocation (the local runtime calls these from several
 threads of one process). Tokens and recipients are never logged.
@@ -14,13 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,7 +29,8 @@ from pydantic import ValidationError
 
 from ocrpipe import aws
 from ocrpipe.envelope import Envelope, UnknownEventError
-from status import access
+from ocrpipe.links import Links, LinkSettings
+from status import api as status_api
 from status.config import Settings
 from status.store import StatusStore
 
@@ -115,17 +117,41 @@ def on_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"batchItemFailures": failures}
 
 
+def _app() -> APIGatewayHttpResolver:
+    link_settings = LinkSettings()
+    secret = link_settings.link_secret
+    app = status_api.build(
+        _store(Settings()),
+        Links(link_settings, s3=lambda: aws.client("s3")),
+        lambda: aws.client("s3"),
+        link_secret=secret.get_secret_value() if secret is not None else None,
+    )
+
+    def unavailable(exc: Exception) -> Response[str]:
+        logger.exception("status storage unavailable")
+        return Response(503, "application/json", '{"error":"unavailable"}')
+
+    app.exception_handler([ClientError, BotoCoreError])(unavailable)
+    return app
+
+
 def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = APIGatewayProxyEventV2(event)
-    if request.request_context.http.method.upper() != "GET":
-        return access.METHOD_NOT_ALLOWED.to_api_gateway()
-    document_id = (request.path_parameters or {}).get("document_id", "")
-    token = access.token_from_request(request.headers)
-    store = _store(Settings())
-    try:
-        response = access.get_document(store.get, document_id, token)
-    except (ClientError, BotoCoreError):
-        logger.exception("status table unavailable")
-        return access.Response(503, {"error": "unavailable"}).to_api_gateway()
-    logger.info("GET /documents/{document_id}", extra={"status_code": response.status_code})
-    return response.to_api_gateway()
+    """``GET /documents``, ``GET /documents/{id}``, its files, ``GET /openapi.json``."""
+    response: dict[str, Any] = _app().resolve(event, context)
+    logger.info(
+        "status api",
+        extra={"route": event.get("routeKey"), "status_code": response.get("statusCode")},
+    )
+    return response
+
+
+def openapi() -> dict[str, Any]:
+    """This service's OpenAPI document (the local runtime merges every service's)."""
+    return status_api.openapi_schema(
+        status_api.build(
+            StatusStore(None, "-"),  # type: ignore[arg-type]  # never called: schema only
+            Links(LinkSettings(), s3=lambda: aws.client("s3")),
+            lambda: aws.client("s3"),
+            link_secret=None,
+        )
+    )

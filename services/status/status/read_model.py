@@ -49,6 +49,11 @@ FAILURE_STAGES = PIPELINE_FAILURES | {Stage.NOTIFICATION_FAILED}
 #: ``failure_code`` of a failed delivery (NotificationFailed carries a reason, no code).
 DELIVERY_FAILED = "delivery_failed"
 
+#: Fields of :class:`DocumentStatus` that are never shown to the token holder.
+INTERNAL_FIELDS = frozenset(
+    {"access_token_sha256", "facts", "text_uri", "result_uri", "result_csv_uri"}
+)
+
 STAGE_OF_EVENT: dict[type[events.DomainEvent], Stage] = {
     events.DocumentUploaded: Stage.UPLOADED,
     events.DocumentRejected: Stage.REJECTED,
@@ -70,8 +75,12 @@ class StageFact(BaseModel):
     access_token_sha256: str | None = None
     text_uri: str | None = None
     result_uri: str | None = None
+    result_csv_uri: str | None = None
     total_words: int | None = None
     unique_words: int | None = None
+    characters: int | None = None
+    top_words: list[events.WordCount] | None = None
+    language: str | None = None
     failure_code: str | None = None
     failure_reason: str | None = None
     channel: Literal["email", "webhook"] | None = None
@@ -92,8 +101,12 @@ class DocumentStatus(BaseModel):
     timestamps: dict[Stage, datetime]
     text_uri: str | None = None
     result_uri: str | None = None
+    result_csv_uri: str | None = None
     total_words: int | None = None
     unique_words: int | None = None
+    characters: int | None = None
+    top_words: list[events.WordCount] = []
+    language: str | None = None
     failure_code: str | None = None
     failure_reason: str | None = None
     notification_channel: Literal["email", "webhook"] | None = None
@@ -117,8 +130,12 @@ class DocumentStatus(BaseModel):
             timestamps={s: facts[s].occurred_at for s in Stage if s in facts},
             text_uri=_latest_value(facts, "text_uri", (Stage.OCR_COMPLETED, Stage.COUNTED)),
             result_uri=counted.result_uri if counted else None,
+            result_csv_uri=counted.result_csv_uri if counted else None,
             total_words=counted.total_words if counted else None,
             unique_words=counted.unique_words if counted else None,
+            characters=counted.characters if counted else None,
+            top_words=list(counted.top_words or []) if counted else [],
+            language=counted.language if counted else None,
             failure_code=failure.failure_code if failure else None,
             failure_reason=failure.failure_reason if failure else None,
             notification_channel=facts[notified].channel if notified else None,
@@ -130,11 +147,19 @@ class DocumentStatus(BaseModel):
         )
 
     def public(self) -> dict[str, Any]:
-        """What ``GET /documents/{id}`` returns: no token hash, no internal facts."""
-        view: dict[str, Any] = self.model_dump(
-            mode="json", exclude={"access_token_sha256", "facts"}
-        )
+        """What ``GET /documents/{id}`` returns: no token hash, no internal facts, no internal
+        ``s3://`` addresses (people get links to the files instead: :attr:`files`)."""
+        view: dict[str, Any] = self.model_dump(mode="json", exclude=set(INTERNAL_FIELDS))
         return view
+
+    @property
+    def files(self) -> dict[str, str | None]:
+        """The document's downloadable files (``ocrpipe.links`` names) -> ``s3://`` URIs."""
+        return {
+            "text.txt": self.text_uri,
+            "counts.json": self.result_uri,
+            "counts.csv": self.result_csv_uri,
+        }
 
 
 def stage_of(event: events.DomainEvent) -> Stage:
@@ -162,8 +187,12 @@ def fact_of(event: events.DomainEvent) -> StageFact:
         case events.WordsCounted():
             fields["text_uri"] = event.text_uri
             fields["result_uri"] = event.result_uri
+            fields["result_csv_uri"] = event.result_csv_uri
             fields["total_words"] = event.total_words
             fields["unique_words"] = event.unique_words
+            fields["characters"] = event.characters
+            fields["top_words"] = list(event.top_words)
+            fields["language"] = event.language
         case events.NotificationSent():
             fields["channel"] = event.channel
         case events.NotificationFailed():

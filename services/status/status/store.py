@@ -9,6 +9,13 @@ Item layout (hash key ``pk``; TTL attribute ``expires_at``)::
     expires_at  N  epoch seconds: updated_at + retention
     record      S  the DocumentStatus JSON; only its per-stage facts are read back
 
+and, per document with a capability token, an index item so ``GET /documents`` can find the
+documents whose tokens a caller presents (by hash; tokens themselves are never stored)::
+
+    pk          S  "token#<sha256 of the token>"
+    document_id S  the document it opens
+    expires_at  N  the retention after the event that brought the token
+
 Two workers may update one document at the same time, so :meth:`StatusStore.apply` is a
 read-modify-write guarded by the ``version`` attribute: a write whose version moved since the
 read fails its condition and is redone from a fresh read. The reducer is order-independent, so
@@ -35,6 +42,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 KEY_PREFIX = "doc#"
+TOKEN_PREFIX = "token#"  # noqa: S105 - a key prefix, not a secret
+#: DynamoDB's BatchGetItem limit.
+BATCH_SIZE = 100
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -50,6 +60,10 @@ class _StoredRecord(BaseModel):
 
 def key_of(document_id: str) -> dict[str, AttributeValueTypeDef]:
     return {"pk": {"S": KEY_PREFIX + document_id}}
+
+
+def token_key(token_sha256: str) -> dict[str, AttributeValueTypeDef]:
+    return {"pk": {"S": TOKEN_PREFIX + token_sha256}}
 
 
 class StatusStore:
@@ -80,6 +94,41 @@ class StatusStore:
             return None
         return record
 
+    def documents_for_tokens(self, token_hashes: list[str]) -> list[DocumentStatus]:
+        """The live records the given token hashes open (unknown hashes are skipped)."""
+        index = self._batch_get([token_key(h) for h in dict.fromkeys(token_hashes)])
+        wanted = {
+            item["document_id"]["S"]: item["pk"]["S"].removeprefix(TOKEN_PREFIX)
+            for item in index
+            if "document_id" in item
+        }
+        now = int(self._now().timestamp())
+        found: list[DocumentStatus] = []
+        for item in self._batch_get([key_of(d) for d in wanted]):
+            stored = _StoredRecord.model_validate_json(item["record"]["S"])
+            expires = item.get("expires_at", {}).get("N")
+            if expires is not None and int(expires) <= now:
+                continue
+            record = DocumentStatus.from_facts(stored.document_id, stored.facts)
+            if record.access_token_sha256 == wanted.get(record.document_id):
+                found.append(record)
+        return found
+
+    def _batch_get(self, keys: list[dict[str, AttributeValueTypeDef]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_SIZE):
+            pending: Any = {self._table: {"Keys": keys[start : start + BATCH_SIZE]}}
+            for attempt in range(self._max_attempts):
+                response = self._client.batch_get_item(RequestItems=pending)
+                items.extend(response.get("Responses", {}).get(self._table, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                self._sleep(min(0.5, 0.02 * 2**attempt))
+            else:
+                raise ConcurrentUpdateError("the status table kept throttling a batch read")
+        return items
+
     def apply(self, event: DomainEvent) -> DocumentStatus:
         """Fold ``event`` into the stored record; returns the record as stored."""
         for attempt in range(self._max_attempts):
@@ -88,6 +137,11 @@ class StatusStore:
             updated = read_model.apply(current, event)
             if current is not None and updated == current:
                 return current  # duplicate or stale event: no write at all
+            token_hash = updated.access_token_sha256
+            if token_hash and (current is None or current.access_token_sha256 != token_hash):
+                # Before the record: if this write fails, the retry sees no hash yet and
+                # writes the index again; written after, a failure could leave it missing.
+                self._write_token_index(token_hash, updated)
             if self._write(updated, expected_version=version):
                 return updated
             self._sleep(min(0.5, 0.02 * 2**attempt) * random.uniform(0.5, 1.0))
@@ -108,6 +162,17 @@ class StatusStore:
         record = DocumentStatus.from_facts(stored.document_id, stored.facts)
         expires = item.get("expires_at", {}).get("N")
         return record, int(item["version"]["N"]), int(expires) if expires else None
+
+    def _write_token_index(self, token_hash: str, record: DocumentStatus) -> None:
+        expires_at = int((record.updated_at + self._retention).timestamp())
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **token_key(token_hash),
+                "document_id": {"S": record.document_id},
+                "expires_at": {"N": str(expires_at)},
+            },
+        )
 
     def _write(self, record: DocumentStatus, *, expected_version: int) -> bool:
         """Put ``record`` if nobody wrote since ``expected_version`` (0 = no item yet)."""

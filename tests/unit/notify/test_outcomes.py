@@ -38,7 +38,7 @@ def test_counted_summary() -> None:
     assert (data["total_words"], data["unique_words"]) == (1234, 456)
     assert data["top_words"][0] == {"word": "w0", "count": 100}
     assert data["word_rule_version"] == "1"
-    assert data["result_uri"].endswith(f"/results/{DOC}.json")
+    assert "result_uri" not in data  # internal; deliveries carry links (notify.delivery)
     assert "recipient" not in data
     assert "reason" not in data
 

@@ -432,10 +432,14 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
             api_port=args.port,
             consumers=args.consumer or (),
             workers=_worker_counts(args.workers),
+            cors_origins=args.cors_origin or (),
         ) as stack:
             api = stack.api_url
             print(f"ocrpipe local stack is up (stage {stack.place.stage})", file=out)
-            print(f"  API:        {api}  (POST /uploads)", file=out)
+            print(
+                f"  API:        {api}  (POST /uploads, GET /documents, {api}/openapi.json)",
+                file=out,
+            )
             print(
                 f"  emulator:   {stack.endpoint_url}  (AWS_ENDPOINT_URL, dummy credentials)",
                 file=out,
@@ -887,6 +891,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("up", parents=[common], help="run the stack and API until Ctrl-C")
     u.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+    u.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages from ORIGIN (e.g. http://localhost:5173, or *) call the API",
+    )
     u.add_argument(
         "--drain-timeout",
         type=float,

@@ -4,6 +4,11 @@ Each request is matched against the services' ``http`` routes (``"POST /uploads"
 parameters ``{name}`` and greedy ``{name+}``, method ``ANY``), turned into a payload-v2 event
 and passed to the route's handler; the handler's result becomes the HTTP response.
 
+As API Gateway's own features, not any handler's: CORS for the configured origins (preflight
+``OPTIONS`` answered for every route's path, ``Access-Control-Allow-Origin`` on responses to
+an allowed ``Origin``), and ``GET /openapi.json``, the services' OpenAPI documents merged
+(on AWS each service's API serves its own).
+
 The server is waitress, a production WSGI server, not the standard library's: probed as a
 hostile client would, ``http.server`` parsed an unread body sent to an unknown route as the
 next request on the connection (a hidden ``POST /uploads`` got a 201), hung a thread on
@@ -19,7 +24,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TextIO
@@ -45,6 +50,11 @@ THREADS = 8
 CHANNEL_TIMEOUT_S = 30
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+OPENAPI_PATH = "/openapi.json"
+#: Request headers a cross-origin page may send (the services' serverless.yml allow the same).
+CORS_ALLOWED_HEADERS = "Authorization, Content-Type"
+CORS_MAX_AGE_S = 300
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,12 @@ class LocalHttpApi:
         host: str = "127.0.0.1",
         port: int = 0,
         output: TextIO | None = None,
+        cors_origins: Sequence[str] = (),
+        openapi: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.routes = routes
+        self.cors_origins = tuple(cors_origins)
+        self.openapi = openapi
         self.account = account
         self.region = region
         self.output = output
@@ -141,12 +155,22 @@ class LocalHttpApi:
         route_current_thread(self.output)
         method = str(environ["REQUEST_METHOD"]).upper()
         path = _wsgi_path(environ)
+        cors = self._cors_headers(str(environ.get("HTTP_ORIGIN", "")))
+
+        def send(status: int, headers: list[tuple[str, str]], body: bytes) -> list[bytes]:
+            return _send(start_response, method, status, [*headers, *cors], body)
+
+        if method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+            return self._preflight(path, send, bool(cors))
+        if method in ("GET", "HEAD") and path == OPENAPI_PATH and self.openapi is not None:
+            document = json.dumps(self.openapi(), ensure_ascii=False).encode("utf-8")
+            return send(200, [("Content-Type", "application/json")], document)
         for route in self.routes:
             params = route.match(method, path)
             if params is not None:
                 break
         else:
-            return _send(start_response, method, 404, [], b'{"message":"Not Found"}')
+            return send(404, [], b'{"message":"Not Found"}')
         body = environ["wsgi.input"].read()  # waitress has read and bounded it already
         event = http_api_event(
             method=method,
@@ -168,8 +192,44 @@ class LocalHttpApi:
         except Exception:
             log.exception("HTTP handler for %s raised", route.route_key)
             error = json.dumps({"message": "Internal Server Error"}).encode()
-            return _send(start_response, method, 500, [], error)
-        return _send(start_response, method, response.status, response.headers, response.body)
+            return send(500, [], error)
+        return send(response.status, response.headers, response.body)
+
+    def _cors_headers(self, origin: str) -> list[tuple[str, str]]:
+        """What API Gateway adds for an allowed ``Origin`` (nothing for any other)."""
+        if not origin or not self.cors_origins:
+            return []
+        if "*" in self.cors_origins:
+            allowed = "*"
+        elif origin in self.cors_origins:
+            allowed = origin
+        else:
+            return []
+        return [
+            ("Access-Control-Allow-Origin", allowed),
+            ("Access-Control-Expose-Headers", "Content-Disposition"),
+            ("Vary", "Origin"),
+        ]
+
+    def _preflight(
+        self,
+        path: str,
+        send: Callable[[int, list[tuple[str, str]], bytes], list[bytes]],
+        allowed: bool,
+    ) -> list[bytes]:
+        methods = sorted(
+            {r.method for r in self.routes if re.fullmatch(_template_regex(r.template), path)}
+        )
+        if not methods:
+            return send(404, [], b'{"message":"Not Found"}')
+        headers: list[tuple[str, str]] = []
+        if allowed:
+            headers = [
+                ("Access-Control-Allow-Methods", ", ".join(methods)),
+                ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS),
+                ("Access-Control-Max-Age", str(CORS_MAX_AGE_S)),
+            ]
+        return send(204, headers, b"")
 
 
 def _wsgi_path(environ: dict[str, Any]) -> str:

@@ -104,7 +104,7 @@ class Provisioner:
     def name(self, kind: str, *, service: str = "", consumer: str = "") -> str:
         return self.place.name(kind, service=service, consumer=consumer, topology=self.topology)
 
-    def provision(self, *, state_dir: Path, webhook_secret: str) -> Provisioned:
+    def provision(self, *, state_dir: Path, webhook_secret: str, link_secret: str) -> Provisioned:
         """Create (or find) everything; independent resources are created concurrently."""
         bus = self.ensure_bus()
         result = Provisioned(place=self.place, bus_name=bus)
@@ -131,7 +131,9 @@ class Provisioner:
                 future.result()
             result.notify_key_id = key.result() if key is not None else ""
             sender.result()
-        result.env = environment(result, state_dir=state_dir, webhook_secret=webhook_secret)
+        result.env = environment(
+            result, state_dir=state_dir, webhook_secret=webhook_secret, link_secret=link_secret
+        )
         return result
 
     def storage_plan(
@@ -288,7 +290,7 @@ class Provisioner:
 
 
 def environment(
-    provisioned: Provisioned, *, state_dir: Path, webhook_secret: str
+    provisioned: Provisioned, *, state_dir: Path, webhook_secret: str, link_secret: str
 ) -> dict[str, str]:
     """The ``OCRPIPE_*`` variables of docs/configuration.md for this stack.
 
@@ -304,6 +306,10 @@ def environment(
         "OCRPIPE_SENDER_EMAIL": provisioned.sender_email,
         "OCRPIPE_OUTBOX_DIR": str((state_dir / "outbox").resolve()),
         "OCRPIPE_WEBHOOK_SECRET": webhook_secret,
+        # Result links are the status API's own (the emulator is loopback-only and checks no
+        # presigned URL): signed with a key of this data directory. See ocrpipe.links.
+        "OCRPIPE_LINKS": "api",
+        "OCRPIPE_LINK_SECRET": link_secret,
     }
     if provisioned.notify_key_alias:
         env["OCRPIPE_NOTIFY_KEY_ID"] = provisioned.notify_key_alias

@@ -143,9 +143,11 @@ class LocalStack:
         poll_wait_s: int = 1,
         env: Mapping[str, str] | None = None,
         attachable: bool = False,
+        cors_origins: Sequence[str] = (),
     ) -> None:
         """``attachable``: other processes' commands may use this stack (``ocrpipe up``); a
-        command's own stack holds the data directory without inviting them."""
+        command's own stack holds the data directory without inviting them. ``cors_origins``:
+        browser origins allowed to call the API (``*`` for any), as API Gateway's CORS."""
         if not STAGE_PATTERN.fullmatch(stage):
             raise ValueError(
                 f"stage {stage!r} must be 1-10 lower-case letters/digits, starting with a letter"
@@ -164,6 +166,7 @@ class LocalStack:
         if unknown:
             raise ValueError(f"no such consumer(s) in the topology: {sorted(unknown)}")
         self.api_port = api_port
+        self.cors_origins = tuple(cors_origins)
         self.retry_backoff_s = retry_backoff_s
         self.poll_wait_s = poll_wait_s
         self.extra_env = dict(env or {})
@@ -224,7 +227,9 @@ class LocalStack:
         # Keys before provisioning (it finds their aliases), the rest once resources exist.
         self._durable.restore_keys(self.place.account, self.place.region)
         self.provisioned = self._provisioner().provision(
-            state_dir=self.state_dir, webhook_secret=self._webhook_secret()
+            state_dir=self.state_dir,
+            webhook_secret=self._webhook_secret(),
+            link_secret=self._durable.setting("link_secret", lambda: secrets.token_hex(32)),
         )
         self._keep_state()
         env: dict[str, str | None] = {
@@ -263,8 +268,12 @@ class LocalStack:
             region=self.place.region,
             port=self.api_port,
             output=self._output.file,
+            cors_origins=self.cors_origins,
+            openapi=self.openapi,
         )
         self._api.start()
+        # Links to results point at this API (known once it listens); see ocrpipe.links.
+        self._remember(emulator.apply_environment({"OCRPIPE_PUBLIC_API_URL": self._api.url}))
         self._claim.publish(
             attach.RuntimeInfo(
                 pid=os.getpid(),
@@ -343,6 +352,17 @@ class LocalStack:
             )
             worker.start()
             self.workers.append(worker)
+
+    def openapi(self) -> dict[str, Any]:
+        """Every HTTP API's OpenAPI document, merged (``GET /openapi.json``)."""
+        from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+
+        merged = OpenAPIMerge(title="ocrpipe API (local)", version="1", on_conflict="first")
+        for api in self.topology.http.values():
+            if api.openapi is not None:
+                merged.add_schema(resolve_handler(api.openapi)())  # type: ignore[call-arg]
+        schema: dict[str, Any] = merged.get_openapi_schema()
+        return schema
 
     def _webhook_secret(self) -> str:
         """The user's (``OCRPIPE_WEBHOOK_SECRET``, so their receiver can verify signatures), or
@@ -493,6 +513,7 @@ class LocalStack:
             self.provisioned,
             state_dir=self.state_dir,
             webhook_secret=self.provisioned.env["OCRPIPE_WEBHOOK_SECRET"],
+            link_secret=self.provisioned.env["OCRPIPE_LINK_SECRET"],
         )
         added = {k: v for k, v in env.items() if self.provisioned.env.get(k) != v}
         added = {k: v for k, v in added.items() if k not in self.extra_env}

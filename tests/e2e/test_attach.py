@@ -243,6 +243,20 @@ def test_kill_9_loses_nothing_accepted_and_finishes_what_was_in_flight(
             body = status.json()
             assert body["stage"] == "notified", body
             assert body["total_words"] > 100
+        # The browser's view: every document its tokens open, newest first, with links.
+        tokens = ",".join(g["access_token"] for g in [first, *later])
+        mine = session.get(
+            f"{info.api_url}/documents", headers={"Authorization": f"Bearer {tokens}"}, timeout=30
+        ).json()["documents"]
+        assert [d["document_id"] for d in mine][-1] == first["document_id"]
+        assert sorted(d["document_id"] for d in mine) == sorted(ids)
+        csv_link = mine[0]["links"]["counts.csv"]
+        assert csv_link.startswith(f"{info.api_url}/documents/{mine[0]['document_id']}/files/")
+        table = session.get(csv_link, timeout=30)  # no token: the link is the permission
+        assert table.status_code == 200
+        assert table.text.lstrip("\ufeff").startswith("word,count\r\n")
+        described = session.get(f"{info.api_url}/openapi.json", timeout=30).json()
+        assert {"/documents", "/documents/{document_id}"} <= set(described["paths"])
     subjects = sorted(
         str(email.message_from_bytes(path.read_bytes())["Subject"])
         for path in (data / "outbox").glob("*.eml")

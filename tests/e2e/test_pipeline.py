@@ -6,10 +6,12 @@ process' emulator but not their state.
 
 from __future__ import annotations
 
+import csv
 import email
 import email.policy
 import hashlib
 import hmac
+import io
 import json
 import secrets
 import shutil
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import requests
 
 from ocrpipe_local import cli
 
@@ -168,10 +171,16 @@ def test_unicode_file_names_and_the_ocr_cache(tmp_path):
 
 class _Hook(BaseHTTPRequestHandler):
     received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    #: What the delivery's links gave, fetched as a receiver would, while the stack runs.
+    fetched: ClassVar[dict[str, requests.Response]] = {}
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        with requests.Session() as session:
+            session.trust_env = False
+            for name, url in json.loads(body).get("links", {}).items():
+                self.fetched[name] = session.get(url, timeout=30)
         self.send_response(204)
         self.end_headers()
 
@@ -201,3 +210,16 @@ def test_webhook_receives_a_signed_result(tmp_path, monkeypatch):
     signed = f"{headers['x-ocrpipe-timestamp']}.".encode() + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["x-ocrpipe-signature"], f"sha256={expected}")
+    # Links a receiver can fetch, never an internal s3:// address.
+    assert b"s3://" not in body
+    assert sorted(payload["links"]) == ["counts.csv", "counts.json", "text.txt"]
+    fetched = _Hook.fetched
+    assert all(r.status_code == 200 for r in fetched.values()), fetched
+    counts = fetched["counts.json"].json()
+    assert counts["total_words"] == payload["total_words"] == doc["total_words"]
+    rows = list(csv.reader(io.StringIO(fetched["counts.csv"].content.decode("utf-8-sig"))))
+    assert rows[0] == ["word", "count"]
+    assert sum(int(n) for _, n in rows[1:]) == payload["total_words"]
+    assert {w: int(n) for w, n in rows[1:]} == counts["counts"]
+    assert fetched["text.txt"].text.strip()
+    assert "attachment" in fetched["counts.csv"].headers["Content-Disposition"]

@@ -145,3 +145,73 @@ def test_stop_closes_idle_keep_alive_connections_at_once() -> None:
         assert time.monotonic() - started < 2
         with pytest.raises(requests.ConnectionError):
             session.post(f"{server.url}/uploads", json={}, timeout=2)
+
+
+@pytest.fixture
+def cors_api() -> Iterator[tuple[LocalHttpApi, Recorder]]:
+    recorder = Recorder()
+    server = LocalHttpApi(
+        [
+            Route("POST", "/uploads", "ingest-test-api", recorder),
+            Route("GET", "/documents/{document_id}", "status-test-api", recorder),
+        ],
+        account="123456789012",
+        region="us-east-1",
+        cors_origins=["http://page.example"],
+        openapi=lambda: {"openapi": "3.0.3", "paths": {"/uploads": {}}},
+    )
+    server.start()
+    yield server, recorder
+    server.stop()
+
+
+def test_cors_as_api_gateway_answers_it(cors_api: tuple[LocalHttpApi, Recorder]) -> None:
+    server, recorder = cors_api
+    with requests.Session() as s:
+        s.trust_env = False
+        preflight = s.options(
+            f"{server.url}/documents/abc12345",
+            headers={
+                "Origin": "http://page.example",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            },
+            timeout=10,
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == "http://page.example"
+        assert preflight.headers["Access-Control-Allow-Methods"] == "GET"
+        assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+        assert recorder.calls == []  # answered by the API, like API Gateway's CORS
+
+        allowed = s.post(
+            f"{server.url}/uploads", json={}, headers={"Origin": "http://page.example"}, timeout=10
+        )
+        assert allowed.headers["Access-Control-Allow-Origin"] == "http://page.example"
+        other = s.post(
+            f"{server.url}/uploads", json={}, headers={"Origin": "http://evil.example"}, timeout=10
+        )
+        assert other.status_code == 201  # CORS is the browser's check, not an authorisation
+        assert "Access-Control-Allow-Origin" not in other.headers
+        refused = s.options(
+            f"{server.url}/uploads",
+            headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+            timeout=10,
+        )
+        assert "Access-Control-Allow-Origin" not in refused.headers
+        assert "Access-Control-Allow-Methods" not in refused.headers
+        unknown = s.options(
+            f"{server.url}/nothing",
+            headers={"Origin": "http://page.example", "Access-Control-Request-Method": "GET"},
+            timeout=10,
+        )
+        assert unknown.status_code == 404
+
+
+def test_openapi_is_served_at_its_path(cors_api: tuple[LocalHttpApi, Recorder]) -> None:
+    server, _ = cors_api
+    with requests.Session() as s:
+        s.trust_env = False
+        got = s.get(f"{server.url}/openapi.json", timeout=10)
+    assert got.status_code == 200
+    assert got.json() == {"openapi": "3.0.3", "paths": {"/uploads": {}}}

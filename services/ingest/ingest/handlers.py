@@ -13,6 +13,7 @@ per-call state (settings, the HTTP resolver, the batch processor) is made per ca
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, cast
 
 from aws_lambda_powertools import Logger
@@ -26,12 +27,13 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, Field
 
 from ingest.backfill import Backfiller, run_batch_operation
 from ingest.config import Settings, ValidationSettings
 from ingest.intake import EXPIRY_GRACE_S, IntakeOutcome, UploadIntake
 from ingest.s3_events import parse_object_created
-from ingest.upload_request import RequestRejected, parse_upload_request
+from ingest.upload_request import RequestRejected, UploadRequestBody, parse_upload_request
 from ingest.uploads import open_upload
 from ingest.uploads_table import DuplicateUploadIdError, UploadsTable
 from ingest.validation import Limits
@@ -59,11 +61,36 @@ def _json(status: int, body: dict[str, Any]) -> Response[str]:
     )
 
 
-def _build_api(settings: Settings) -> APIGatewayHttpResolver:
+class UploadGrant(BaseModel):
+    """What ``POST /uploads`` answers (201): where and how to send the file."""
+
+    document_id: str
+    access_token: str = Field(description="Keep it: GET /documents/{id} needs it.")
+    key: str
+    upload: dict[str, Any] = Field(
+        description="A presigned POST: send the file as multipart form to url with fields."
+    )
+    expires_in_s: int
+
+
+def _build_api(get_settings: Callable[[], Settings]) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
 
-    @app.post("/uploads")
+    @app.post(
+        "/uploads",
+        summary="Open an upload: a presigned POST for one document, and its access token",
+        responses={
+            201: {
+                "description": "The upload is open",
+                "content": {"application/json": {"model": UploadGrant}},
+            },
+            400: {"description": "The request cannot be accepted (error, message)"},
+            413: {"description": "size_bytes is over the limit"},
+            415: {"description": "content_type is not accepted"},
+        },
+    )
     def create_upload() -> Response[str]:
+        settings = get_settings()
         try:
             body = app.current_event.json_body
         except ValueError:
@@ -117,12 +144,40 @@ def _build_api(settings: Settings) -> APIGatewayHttpResolver:
     def not_found(exc: Exception) -> Response[str]:
         return _json(404, {"error": "not_found", "message": "Use POST /uploads."})
 
+    @app.get("/openapi.json", include_in_schema=False)
+    def describe() -> Response[str]:
+        return _json(200, _openapi(app))
+
     return app
 
 
+def _openapi(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """The resolver's document, with the request body the route validates against
+    (:class:`UploadRequestBody`; the route parses it itself, for its error messages)."""
+    schema: dict[str, Any] = app.get_openapi_schema(
+        title="ocrpipe ingest API", version="1"
+    ).model_dump(mode="json", by_alias=True, exclude_none=True)
+    body = UploadRequestBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(body.pop("$defs", {}))
+    components["UploadRequestBody"] = body
+    schema["paths"]["/uploads"]["post"]["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/UploadRequestBody"}}
+        },
+    }
+    return schema
+
+
+def openapi() -> dict[str, Any]:
+    """This service's OpenAPI document (the local runtime merges every service's)."""
+    return _openapi(_build_api(Settings))
+
+
 def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings()
-    return _build_api(settings).resolve(event, context)
+    response: dict[str, Any] = _build_api(Settings).resolve(event, context)
+    return response
 
 
 def on_object_created(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
 from ingest.keys import MAX_KEY_BYTES, upload_key
 from ingest.validation import human_bytes
@@ -67,37 +68,6 @@ class UploadRequest:
     recipient: RecipientAddress | None
     #: The document's language as the client gave it; None: ocr detects it.
     language: Language | None = None
-
-
-def parse_upload_request(body: Any, *, max_bytes: int, local_mode: bool) -> UploadRequest:
-    if not isinstance(body, dict):
-        raise RequestRejected(400, "invalid_body", "The request body must be a JSON object.")
-    unknown = sorted(str(k) for k in body if k not in _FIELDS)
-    if unknown:
-        raise RequestRejected(
-            400,
-            "unknown_field",
-            f"Unknown field {unknown[0]!r}; allowed fields are "
-            "filename, content_type, size_bytes, email, webhook_url and language.",
-        )
-    filename = sanitise_filename(body.get("filename"))
-    content_type = parse_content_type(body.get("content_type"))
-    size_bytes = parse_size(body.get("size_bytes"), max_bytes=max_bytes)
-    email = body.get("email")
-    webhook_url = body.get("webhook_url")
-    recipient: RecipientAddress | None = None
-    if email is not None and webhook_url is not None:
-        raise RequestRejected(
-            400,
-            "conflicting_recipients",
-            "Give either email or webhook_url, not both.",
-        )
-    if email is not None:
-        recipient = RecipientAddress("email", parse_email(email))
-    elif webhook_url is not None:
-        recipient = RecipientAddress("webhook", parse_webhook_url(webhook_url, local_mode))
-    language = parse_language(body.get("language"))
-    return UploadRequest(filename, content_type, size_bytes, recipient, language)
 
 
 def parse_language(raw: Any) -> Language | None:
@@ -208,3 +178,94 @@ def parse_webhook_url(raw: Any, local_mode: bool) -> str:
         return check_webhook_url(raw.strip(), allow_loopback=local_mode)
     except WebhookUrlError as exc:
         raise RequestRejected(400, "invalid_webhook_url", str(exc)) from None
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    context: dict[str, Any] = info.context or {}
+    return context
+
+
+class UploadRequestBody(BaseModel):
+    """The JSON body of ``POST /uploads``, validated by the parsers of this module.
+
+    Each field runs its parser (``sanitise_filename``, ``parse_content_type``, ...), which
+    raises :class:`RequestRejected` with a reason a person can read: this model is both what
+    checks a request and what the API's OpenAPI document describes. Validate it with
+    ``context={"max_bytes": ..., "local_mode": ...}`` (:func:`parse_upload_request`).
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={"required": ["filename", "content_type", "size_bytes"]},
+    )
+
+    filename: Annotated[
+        str,
+        BeforeValidator(sanitise_filename),
+        Field(
+            description="The file's name (path components are dropped).",
+            max_length=MAX_FILENAME_CHARS,
+        ),
+    ] = Field(default=None, validate_default=True)
+    content_type: Annotated[
+        ContentType,
+        BeforeValidator(parse_content_type),
+        Field(description="The file's media type ('image/jpg' is read as image/jpeg)."),
+    ] = Field(default=None, validate_default=True)
+    size_bytes: Annotated[
+        int,
+        BeforeValidator(lambda raw, info: parse_size(raw, max_bytes=_context(info)["max_bytes"])),
+        Field(description="The file's size in bytes; at most the deployment's limit.", ge=1),
+    ] = Field(default=None, validate_default=True)
+    email: Annotated[
+        str | None,
+        BeforeValidator(lambda raw: None if raw is None else parse_email(raw)),
+        Field(description=f"Where to e-mail the result (at most {MAX_EMAIL_CHARS} chars)."),
+    ] = None
+    webhook_url: Annotated[
+        str | None,
+        BeforeValidator(
+            lambda raw, info: (
+                None if raw is None else parse_webhook_url(raw, _context(info)["local_mode"])
+            )
+        ),
+        Field(description="An https URL to POST the signed result to (not with email)."),
+    ] = None
+    language: Annotated[
+        Language | None,
+        BeforeValidator(parse_language),
+        Field(description="The document's language; left out, it is detected."),
+    ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, body: Any) -> Any:
+        if not isinstance(body, dict):
+            raise RequestRejected(400, "invalid_body", "The request body must be a JSON object.")
+        unknown = sorted(str(k) for k in body if k not in _FIELDS)
+        if unknown:
+            raise RequestRejected(
+                400,
+                "unknown_field",
+                f"Unknown field {unknown[0]!r}; allowed fields are "
+                "filename, content_type, size_bytes, email, webhook_url and language.",
+            )
+        if body.get("email") is not None and body.get("webhook_url") is not None:
+            raise RequestRejected(
+                400, "conflicting_recipients", "Give either email or webhook_url, not both."
+            )
+        return body
+
+
+def parse_upload_request(body: Any, *, max_bytes: int, local_mode: bool) -> UploadRequest:
+    checked = UploadRequestBody.model_validate(
+        body, context={"max_bytes": max_bytes, "local_mode": local_mode}
+    )
+    recipient: RecipientAddress | None = None
+    if checked.email is not None:
+        recipient = RecipientAddress("email", checked.email)
+    elif checked.webhook_url is not None:
+        recipient = RecipientAddress("webhook", checked.webhook_url)
+    return UploadRequest(
+        checked.filename, checked.content_type, checked.size_bytes, recipient, checked.language
+    )

@@ -226,3 +226,18 @@ def test_unknown_language_is_400_and_lists_the_choices(raw: Any) -> None:
     error = refused(body(language=raw))
     assert (error.status, error.code) == (400, "invalid_language")
     assert "en, de, fr, es, it, pt" in error.message
+
+
+def test_the_openapi_document_describes_the_model_that_checks_requests() -> None:
+    from ingest import handlers
+    from ingest.upload_request import UploadRequestBody
+
+    schema = handlers.openapi()
+    post = schema["paths"]["/uploads"]["post"]
+    ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(body["properties"]) == set(UploadRequestBody.model_fields)
+    assert body["required"] == ["filename", "content_type", "size_bytes"]
+    assert "image/png" in str(body["properties"]["content_type"])
+    assert "UploadGrant" in schema["components"]["schemas"]
+    assert "/openapi.json" not in schema["paths"]

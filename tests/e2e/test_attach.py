@@ -73,7 +73,7 @@ def test_commands_attach_and_documents_survive_kill_9(data: Path, tmp_path: Path
     assert f"pid {first.pid}" in second.stderr
 
     out = tmp_path / "out"
-    files = [SAMPLES / "clean-scan.png", SAMPLES / "phone-photo.jpg"]
+    files = [SAMPLES / "clean-scan.png", SAMPLES / "phone-photo.jpg", SAMPLES / "receipt.tiff"]
     done = ocrpipe(
         "process",
         *map(str, files),
@@ -91,7 +91,7 @@ def test_commands_attach_and_documents_survive_kill_9(data: Path, tmp_path: Path
     assert counts["total_words"] > 100
     assert first.poll() is None  # the command did not stop the stack it used
     emails = sorted((data / "outbox").glob("*.eml"))
-    assert len(emails) == 2
+    assert len(emails) == 3
 
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
@@ -102,8 +102,9 @@ def test_commands_attach_and_documents_survive_kill_9(data: Path, tmp_path: Path
     listed = ocrpipe("documents", "--data-dir", str(data), "--json")
     assert listed.returncode == 0, listed.stderr
     documents = json.loads(listed.stdout)
-    assert sorted(d["filename"] for d in documents) == ["clean-scan.png", "phone-photo.jpg"]
-    assert all(d["stage"] == "notified" and d["total_words"] > 100 for d in documents)
+    names = ["clean-scan.png", "phone-photo.jpg", "receipt.tiff"]
+    assert sorted(d["filename"] for d in documents) == names
+    assert all(d["stage"] == "notified" and d["total_words"] > 20 for d in documents)
     by_name = {d["filename"]: d for d in documents}
     assert by_name["clean-scan.png"]["total_words"] == counts["total_words"]
 
@@ -115,7 +116,7 @@ def test_commands_attach_and_documents_survive_kill_9(data: Path, tmp_path: Path
     assert info is not None
     running = attach.AttachedStack(data, info)
     stats = running.client("dynamodb").scan(TableName="ocrpipe-local-wordstats")["Items"]
-    assert len(stats) == 2
+    assert len(stats) == 3
     assert sorted((data / "outbox").glob("*.eml")) == emails
 
     # Objects put into a bucket with boto3 against the emulator, backfilled into the stack.
@@ -125,7 +126,7 @@ def test_commands_attach_and_documents_survive_kill_9(data: Path, tmp_path: Path
     filled = ocrpipe("backfill", "s3://my-archive/scans/", "--data-dir", str(data))
     assert filled.returncode == 0, filled.stdout + filled.stderr
     assert "pipeline: 1 counted" in filled.stdout
-    assert len(json.loads(ocrpipe("documents", "--data-dir", str(data), "--json").stdout)) == 3
+    assert len(json.loads(ocrpipe("documents", "--data-dir", str(data), "--json").stdout)) == 4
 
     again.send_signal(signal.SIGINT)
     assert again.wait(timeout=60) == 0
@@ -256,7 +257,7 @@ def test_kill_9_loses_nothing_accepted_and_finishes_what_was_in_flight(
         assert table.status_code == 200
         assert table.text.lstrip("\ufeff").startswith("word,count\r\n")
         described = session.get(f"{info.api_url}/openapi.json", timeout=30).json()
-        assert {"/documents", "/documents/{document_id}"} <= set(described["paths"])
+        assert {"/uploads", "/documents", "/documents/{document_id}"} <= set(described["paths"])
     subjects = sorted(
         str(email.message_from_bytes(path.read_bytes())["Subject"])
         for path in (data / "outbox").glob("*.eml")

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -44,7 +45,7 @@ from ocrpipe_local import backfill as backfill_mod
 from ocrpipe_local import dlq as dlq_mod
 from ocrpipe_local import documents as documents_mod
 from ocrpipe_local import replay as replay_mod
-from ocrpipe_local.archive import ArchivedEvent
+from ocrpipe_local.archive import ArchivedEvent, read_archive
 from ocrpipe_local.discovery import discover
 from ocrpipe_local.stack import LocalStack, QueueDepth, StackError, active_stack
 
@@ -519,10 +520,15 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
         "name": args.name,
     }
 
+    started = datetime.now(UTC)
+
     def replay_on(stack: LocalStack) -> bool:
         report = replay_mod.replay_local(stack, **options)
         replay_mod.summarise(report, out)
-        return stack.drain(timeout=args.timeout)
+        drained = stack.drain(timeout=args.timeout)
+        if args.reocr and stack.archive is not None:  # drained: the archive has it all
+            replay_mod.summarise_skipped_rereads(stack.archive.events, started, out)
+        return drained
 
     attached = active_stack()
     running = None if attached is not None else _running_elsewhere(args, out)
@@ -548,6 +554,7 @@ def _replay_attached(
     info = running.info
     place = Place(stage=info.stage, account=emulator.ACCOUNT, region=emulator.REGION)
     before = running.queue_depths()
+    started = datetime.now(UTC)
     report = replay_mod.replay_archive(
         running.archive_path,
         discover(info.consumer_packages),
@@ -560,6 +567,8 @@ def _replay_attached(
     if not running.drain(timeout=args.timeout):
         print(f"ERROR: consumers still busy after {args.timeout:g} s", file=out)
         return 1
+    if args.reocr:
+        replay_mod.summarise_skipped_rereads(read_archive(running.archive_path), started, out)
     after = running.queue_depths()
     failed = {
         name: after[name] - before.get(name, 0)

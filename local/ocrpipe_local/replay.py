@@ -39,6 +39,7 @@ from ocrpipe.events import (
     EVENTS_BY_DETAIL_TYPE,
     DocumentRejected,
     DocumentUploaded,
+    OcrCompleted,
     OcrFailed,
     WordsCounted,
 )
@@ -500,6 +501,28 @@ def summarise(report: ReplayReport, out: TextIO) -> None:
     )
     for consumer, count in report.per_consumer.items():
         print(f"  {consumer:<16} {count}", file=out)
+
+
+def summarise_skipped_rereads(events: Sequence[ArchivedEvent], since: datetime, out: TextIO) -> int:
+    """After a ``--reocr`` replay: the documents ocr could not read again (``OcrCompleted``
+    with ``reread_skipped``, archived since ``since``), each with why; returns how many.
+    They keep their earlier reading, and nobody is told their document failed."""
+    skipped = {
+        e.document_id: e
+        for e in events
+        if e.archived_at >= since
+        and e.detail_type == OcrCompleted.DETAIL_TYPE
+        and e.detail.get("reread_skipped")
+    }
+    if skipped:
+        print(
+            f"  {len(skipped)} document(s) not read again (their earlier reading is kept):",
+            file=out,
+        )
+        for document_id, event in sorted(skipped.items()):
+            name = event.detail.get("filename") or document_id
+            print(f"    {name} ({document_id}): {event.detail['reread_skipped']}", file=out)
+    return len(skipped)
 
 
 def parse_csv_args(values: Sequence[str] | None) -> list[str]:

@@ -207,6 +207,11 @@ class OcrCompleted(DomainEvent):
     mean_confidence: float = Field(ge=0, le=100, description="Mean word confidence, 0-100.")
     char_count: int = Field(ge=0)
     cached: bool = Field(default=False, description="True when the engine was not called.")
+    reread_skipped: str | None = Field(
+        default=None,
+        description="Set when a re-read (``reocr``) was asked for but could not happen, e.g. "
+        "the original is no longer stored: why. The event then carries the earlier reading.",
+    )
     language: Language | None = Field(
         default=None, description="The language the text was read in (given or detected)."
     )

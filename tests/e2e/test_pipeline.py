@@ -223,3 +223,30 @@ def test_webhook_receives_a_signed_result(tmp_path, monkeypatch):
     assert {w: int(n) for w, n in rows[1:]} == counts["counts"]
     assert fetched["text.txt"].text.strip()
     assert "attachment" in fetched["counts.csv"].headers["Content-Disposition"]
+
+
+def test_reocr_after_the_original_was_deleted_says_so_and_tells_nobody_it_failed(
+    tmp_path, capsys
+):
+    """Issue #8: ``replay --reocr`` after the default delete-after-OCR must not e-mail people
+    "could not read": the earlier reading is kept, and the command's summary says why."""
+    stage = _stage()
+    code, report = run(tmp_path, str(CLEAN), "--email", "reader@example.com", stage=stage)
+    assert code == 0
+    [doc] = report["documents"]
+    outbox = tmp_path / "state" / "outbox"
+    sent = sorted(outbox.glob("*.eml"))
+    assert len(sent) == 1
+    capsys.readouterr()
+
+    state = ["--state-dir", str(tmp_path / "state"), "--stage", stage]
+    code = cli.main(["replay", "--since", "1h", "--reocr", "--event", "DocumentUploaded", *state])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "1 document(s) not read again (their earlier reading is kept):" in out
+    assert f"clean-scan.png ({doc['document_id']}): The original file is no longer stored" in out
+    assert sorted(outbox.glob("*.eml")) == sent  # nobody told again, least of all "failed"
+    archived = [json.loads(line) for line in (tmp_path / "state" / "archive.jsonl").open()]
+    kinds = [a["envelope"]["detail-type"] for a in archived]
+    assert "OcrFailed" not in kinds
+    assert kinds.count("OcrCompleted") == 2

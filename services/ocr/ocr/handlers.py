@@ -185,6 +185,7 @@ def process_document(
             language=outcome.language,
             pages=list(outcome.pages),
             warnings=list(outcome.warnings),
+            reread_skipped=outcome.reread_skipped,
             **common,
         )
     )

@@ -96,6 +96,8 @@ class OcrOutcome:
     language: Language | None = None
     pages: tuple[PageRead, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: Why a re-read (``reocr``) did not happen and this earlier reading is given instead.
+    reread_skipped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ class OcrService:
             "The original file is no longer stored, so it could not be read again; "
             "the earlier reading is kept."
         )
-        return dataclasses.replace(hit, warnings=(*hit.warnings, note))
+        return dataclasses.replace(hit, warnings=(*hit.warnings, note), reread_skipped=note)
 
     def fingerprint(self, language: Language | None) -> str:
         """The cache fingerprint: the engine's, and the language asked for (or "auto").

@@ -178,6 +178,8 @@ def test_reocr_of_a_deleted_original_keeps_the_earlier_reading(store: MemoryStor
     assert engine.calls == 1
     assert again.text_uri == first.text_uri
     assert again.warnings[-1].startswith("The original file is no longer stored")
+    assert again.reread_skipped == again.warnings[-1]  # OcrCompleted.reread_skipped
+    assert first.reread_skipped is None
 
 
 def test_deleted_original_never_read_is_still_a_failure(store: MemoryStore) -> None:

@@ -225,9 +225,7 @@ def test_webhook_receives_a_signed_result(tmp_path, monkeypatch):
     assert "attachment" in fetched["counts.csv"].headers["Content-Disposition"]
 
 
-def test_reocr_after_the_original_was_deleted_says_so_and_tells_nobody_it_failed(
-    tmp_path, capsys
-):
+def test_reocr_after_the_original_was_deleted_says_so_and_tells_nobody_it_failed(tmp_path, capsys):
     """Issue #8: ``replay --reocr`` after the default delete-after-OCR must not e-mail people
     "could not read": the earlier reading is kept, and the command's summary says why."""
     stage = _stage()

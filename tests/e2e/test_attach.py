@@ -52,6 +52,13 @@ def start_up(data: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     return proc
 
 
+def runtime(data: Path) -> attach.RuntimeInfo:
+    """What the ``ocrpipe up`` running on ``data`` published (it must be running)."""
+    info = attach.find_running(data)
+    assert info is not None
+    return info
+
+
 def ocrpipe(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*OCRPIPE, *args], capture_output=True, text=True, timeout=300, env=ENV)
 
@@ -112,8 +119,7 @@ def test_commands_attach_and_documents_survive_kill_9(data: Path, tmp_path: Path
     replayed = ocrpipe("replay", "--since", "1h", "--to", "wordstats", "--data-dir", str(data))
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "attached to the stack" in replayed.stdout
-    info = attach.find_running(data)
-    assert info is not None
+    info = runtime(data)
     running = attach.AttachedStack(data, info)
     stats = running.client("dynamodb").scan(TableName="ocrpipe-local-wordstats")["Items"]
     assert len(stats) == 3
@@ -140,8 +146,7 @@ def test_sigterm_finishes_every_accepted_document(data: Path, tmp_path: Path) ->
     from tests.local_uploads import upload
 
     up = start_up(data, tmp_path / "up.log")
-    info = attach.find_running(data)
-    assert info is not None
+    info = runtime(data)
     image = (SAMPLES / "clean-scan.png").read_bytes()
     with requests.Session() as session:
         session.trust_env = False
@@ -202,8 +207,7 @@ def test_kill_9_loses_nothing_accepted_and_finishes_what_was_in_flight(
     from tests.local_uploads import upload
 
     up = start_up(data, tmp_path / "up-1.log")
-    info = attach.find_running(data)
-    assert info is not None
+    info = runtime(data)
     image = (SAMPLES / "clean-scan.png").read_bytes()
     with requests.Session() as session:
         session.trust_env = False
@@ -223,8 +227,7 @@ def test_kill_9_loses_nothing_accepted_and_finishes_what_was_in_flight(
     up.wait(timeout=30)
 
     again = start_up(data, tmp_path / "up-2.log")
-    info = attach.find_running(data)
-    assert info is not None
+    info = runtime(data)
     running = attach.AttachedStack(data, info)
     ids = [g["document_id"] for g in [first, *later]]
     finished = running.wait_for(ids, timeout=300, notified=ids)

@@ -6,24 +6,16 @@ import io
 import secrets
 from pathlib import Path
 
-from ocrpipe.events import DocumentUploaded
 from ocrpipe_local import cli
 from ocrpipe_local.stack import LocalStack
 from tests.lambda_shapes import envelope_body
 
-SHA = "d" * 64
+from .test_replay import uploaded_event
 
 
 def test_dead_letters_are_listed_then_redriven_and_handled(tmp_path: Path) -> None:
     doc = "dead" + secrets.token_hex(6)
-    uploaded = DocumentUploaded(
-        document_id=doc,
-        source_uri=f"s3://bucket-x/uploads/{doc}/f.png",
-        content_type="image/png",
-        size_bytes=10,
-        sha256=SHA,
-        page_count=1,
-    )
+    uploaded = uploaded_event(doc)
     with LocalStack(state_dir=tmp_path / "state", stage="dl" + secrets.token_hex(3)) as stack:
         sqs = stack.client("sqs")
         status = stack.resources.consumers["status"]

@@ -87,7 +87,8 @@ def full_topology() -> Topology:
     )
 
 
-def _uploaded(doc: str) -> DocumentUploaded:
+def uploaded_event(doc: str) -> DocumentUploaded:
+    """A DocumentUploaded of ``doc`` (its upload need not exist: nothing reads it here)."""
     return DocumentUploaded(
         document_id=doc,
         source_uri=f"s3://bucket-x/uploads/{doc}/f.png",
@@ -142,14 +143,14 @@ def test_replay_window_consumer_filter_and_a_consumer_added_later(tmp_path):
         assert stack.archive is not None
         publisher = EventPublisher(stack.client("events"), stack.resources.bus_name)
 
-        publisher.publish(*(_uploaded(d) for d in early))
+        publisher.publish(*(uploaded_event(d) for d in early))
         assert stack.archive.wait_until(
             lambda evs: sum(e.document_id in early for e in evs) == 3, 30
         )
         # The envelope time has whole seconds: start the second window on a fresh second.
         time.sleep(1.05 - (time.time() % 1))
         middle = datetime.now(UTC).replace(microsecond=0)
-        publisher.publish(*(_uploaded(d) for d in late), _ocr_completed(ocr_doc))
+        publisher.publish(*(uploaded_event(d) for d in late), _ocr_completed(ocr_doc))
         assert stack.archive.wait_until(
             lambda evs: sum(e.document_id in docs for e in evs) == 6, 30
         )
@@ -198,6 +199,6 @@ def test_replay_window_consumer_filter_and_a_consumer_added_later(tmp_path):
         # Replays never became history, and live events reach the new consumer.
         assert len(read_archive(state / "archive.jsonl")) == archived_before
         fresh = f"fresh{tag}"
-        publisher.publish(_uploaded(fresh))
+        publisher.publish(uploaded_event(fresh))
         assert _wait(lambda: len(_seen("beta", {fresh})) == 1 and len(_seen("alpha", {fresh})) == 1)
         assert _seen("beta", {fresh})[0][2] is None

@@ -311,6 +311,7 @@ class DurableState:
     def close(self) -> None:
         self.deactivate()
         with self._lock:
+            self.scope = None  # a request still finishing now writes nothing (see flush)
             self._db.close()
 
     # -- settings and keys, before provisioning -------------------------------------------
@@ -537,10 +538,10 @@ class DurableState:
     def flush(self, touched: _Touched) -> None:
         """Write the current state of what ``touched`` names (under the lock: a later flush
         always reads a later state, so the file ends with the newest)."""
-        scope = self.scope
-        if scope is None:
-            return
         with self._lock:
+            scope = self.scope  # read under the lock: close() may have just run
+            if scope is None:
+                return
             writes: list[tuple[str, tuple[Any, ...]]] = []
             for bucket in touched.buckets - scope.buckets:
                 writes.extend(self._bucket_writes(scope, bucket))

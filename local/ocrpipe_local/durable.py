@@ -352,7 +352,7 @@ class DurableState:
 
     def save_keys(self, account: str, region: str, aliases: Collection[str]) -> None:
         backend = _kms_backend(account, region)
-        by_alias = {name: key_id for key_id, names in _aliases(backend).items() for name in names}
+        by_alias = {name: key_id for key_id, key in backend.keys.items() for name in key.aliases}
         with self._lock:
             for alias in aliases:
                 key_id = by_alias.get(alias)
@@ -673,8 +673,3 @@ def _message_json(message: Any) -> dict[str, Any]:
         "sent_timestamp": message.sent_timestamp,
         "first_received": message.approximate_first_receive_timestamp,
     }
-
-
-def _aliases(backend: Any) -> dict[str, set[str]]:
-    """Key id -> its alias names."""
-    return {key_id: set(key.aliases) for key_id, key in backend.keys.items()}

@@ -388,7 +388,8 @@ class LocalStack:
                 queues=frozenset(q.name for q in p.all_queues()),
             )
         )
-        self.restored = restored if self.restored is None else self.restored
+        if self.restored is None:  # the start's restore, not a later consumer's
+            self.restored = restored
 
     def _provisioner(self) -> Provisioner:
         return Provisioner(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -101,7 +101,7 @@ def build(
                 record.document_id, record.filename, record.files, base_url=_base_url(app)
             )
             shown.links = made.links
-            shown.links_expire_at = datetime.fromtimestamp(made.expires_at).astimezone()
+            shown.links_expire_at = datetime.fromtimestamp(made.expires_at, UTC)
         return shown.model_dump(mode="json")
 
     @app.get(

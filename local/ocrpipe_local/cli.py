@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import mimetypes
+import os
 import signal
 import sys
 import threading
@@ -40,7 +41,7 @@ from ocrpipe.events import (
 )
 from ocrpipe.storage import S3Location
 from ocrpipe.topology import Place
-from ocrpipe_local import attach, durable, emulator
+from ocrpipe_local import attach, durable, emulator, faults
 from ocrpipe_local import backfill as backfill_mod
 from ocrpipe_local import dlq as dlq_mod
 from ocrpipe_local import documents as documents_mod
@@ -434,6 +435,7 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
             consumers=args.consumer or (),
             workers=_worker_counts(args.workers),
             cors_origins=args.cors_origin or (),
+            fault_plan=_fault_plan(args.faults),
         ) as stack:
             api = stack.api_url
             print(f"ocrpipe local stack is up (stage {stack.place.stage})", file=out)
@@ -456,6 +458,10 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
                     file=out,
                 )
             print(f"  logs:       {stack.functions_log.resolve()}", file=out)
+            if stack.fault_plan is not None:
+                print(
+                    f"  FAULTS:     {stack.fault_plan.describe()}  (injected on purpose)", file=out
+                )
             secret = stack.resources.env["OCRPIPE_WEBHOOK_SECRET"]
             print(f"  webhook signing secret: {secret}", file=out)
             print("\nTry:", file=out)
@@ -818,6 +824,15 @@ def _command_stack(args: argparse.Namespace) -> LocalStack:
     )
 
 
+def _fault_plan(text: str | None) -> faults.FaultPlan | None:
+    if not text:
+        return None
+    try:
+        return faults.parse_plan(text)
+    except faults.FaultPlanError as exc:
+        raise SystemExit(f"ocrpipe: --faults: {exc}") from None
+
+
 def _worker_counts(values: Sequence[str] | None) -> dict[str, int]:
     counts: dict[str, int] = {}
     for value in values or []:
@@ -911,6 +926,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=600.0,
         help="on Ctrl-C/SIGTERM, seconds to finish accepted documents before stopping",
+    )
+    u.add_argument(
+        "--faults",
+        metavar="PLAN",
+        default=os.environ.get("OCRPIPE_FAULTS"),
+        help=(
+            "inject faults on purpose: a profile (soak, flaky-aws, at-least-once, crashes) "
+            "and/or settings like aws=0.1,duplicate=0.05,seed=7 (docs/operations.md; "
+            "default $OCRPIPE_FAULTS, else none)"
+        ),
     )
 
     r = sub.add_parser(

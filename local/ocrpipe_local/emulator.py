@@ -26,7 +26,7 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from ocrpipe_local import durable
+from ocrpipe_local import durable, faults
 
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
@@ -162,6 +162,7 @@ def _serve_in_process(endpoint: str) -> None:
     entry = ("before-send", _in_process)
     if entry not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.append(entry)
+    faults.register(botocore.handlers.BUILTIN_HANDLERS)  # does nothing until a plan is given
 
 
 def ensure_server() -> str:

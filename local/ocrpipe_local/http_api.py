@@ -32,6 +32,7 @@ from typing import Any, TextIO
 from waitress import wasyncore
 from waitress.server import create_server
 
+from ocrpipe_local import faults
 from ocrpipe_local.function_output import route_current_thread
 from ocrpipe_local.lambda_events import (
     LocalLambdaContext,
@@ -63,6 +64,8 @@ class Route:
     template: str
     function_name: str
     handler: Callable[[dict[str, Any], Any], Any]
+    #: The service the route belongs to (what fault plans' ``aws[SERVICE:...]`` match).
+    service: str = ""
 
     @property
     def route_key(self) -> str:
@@ -187,7 +190,8 @@ class LocalHttpApi:
             route.function_name, timeout_s=API_TIMEOUT_S, account=self.account, region=self.region
         )
         try:
-            result = route.handler(event, context)
+            with faults.invocation(route.service, route.function_name, context.aws_request_id):
+                result = route.handler(event, context)
             response = http_response(result)
         except Exception:
             log.exception("HTTP handler for %s raised", route.route_key)

@@ -38,7 +38,7 @@ from ocrpipe.events import (
     NotificationSent,
 )
 from ocrpipe.topology import Place, ServiceDeclaration, Topology
-from ocrpipe_local import attach, durable, emulator
+from ocrpipe_local import attach, durable, emulator, faults
 from ocrpipe_local.archive import ArchivedEvent, EventArchive
 from ocrpipe_local.discovery import discover, package_declarations
 from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
@@ -144,10 +144,12 @@ class LocalStack:
         env: Mapping[str, str] | None = None,
         attachable: bool = False,
         cors_origins: Sequence[str] = (),
+        fault_plan: faults.FaultPlan | None = None,
     ) -> None:
         """``attachable``: other processes' commands may use this stack (``ocrpipe up``); a
         command's own stack holds the data directory without inviting them. ``cors_origins``:
-        browser origins allowed to call the API (``*`` for any), as API Gateway's CORS."""
+        browser origins allowed to call the API (``*`` for any), as API Gateway's CORS.
+        ``fault_plan``: faults to inject while the stack runs (:mod:`ocrpipe_local.faults`)."""
         if not STAGE_PATTERN.fullmatch(stage):
             raise ValueError(
                 f"stage {stage!r} must be 1-10 lower-case letters/digits, starting with a letter"
@@ -170,6 +172,10 @@ class LocalStack:
         self.retry_backoff_s = retry_backoff_s
         self.poll_wait_s = poll_wait_s
         self.extra_env = dict(env or {})
+        self.fault_plan = fault_plan if fault_plan is not None and fault_plan.active else None
+        self._supervisor: threading.Thread | None = None
+        #: Workers started in place of ones an injected fault killed.
+        self.restarted_workers = 0
         self.endpoint_url = ""
         self.provisioned: Provisioned | None = None
         self.archive: EventArchive | None = None
@@ -248,6 +254,7 @@ class LocalStack:
                 path,
                 f"{api.service}-{self.place.stage}-{name}",
                 _load_handler(name, api.handler),
+                service=api.service,
             )
             for name, api in self.topology.http.items()
             for method, path in map(parse_route, api.routes)
@@ -260,8 +267,15 @@ class LocalStack:
         )
         self.archive.start()
         self._stop.clear()
+        if self.fault_plan is not None:
+            faults.install(self.fault_plan)
+            log.warning("fault injection on: %s", self.fault_plan.describe())
         for name, consumer in self.provisioned.consumers.items():
             self._start_workers(consumer, handlers[name])
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="ocrpipe-supervisor", daemon=True
+        )
+        self._supervisor.start()
         self._api = LocalHttpApi(
             routes,
             account=self.place.account,
@@ -306,9 +320,15 @@ class LocalStack:
         self._stop.set()
         if self.archive is not None:
             self.archive.request_stop()  # its last poll ends while the workers' do
+        if self._supervisor is not None:
+            self._supervisor.join()
+            self._supervisor = None
         for worker in self.workers:
             worker.join()
         self.workers = []
+        if self.fault_plan is not None:
+            log.warning("faults injected: %s", faults.injected.snapshot())
+            faults.install(None)
         if self.archive is not None:
             self.archive.stop()  # then archives what the workers' last batches published
         if self._durable is not None:
@@ -340,18 +360,32 @@ class LocalStack:
             account=self.place.account,
             retry_backoff_s=self.retry_backoff_s,
             poll_wait_s=self.poll_wait_s,
+            service=consumer.spec.service,
         )
         for index in range(self.worker_counts.get(name, 1)):
-            worker = QueueWorker(
-                spec,
-                handler,
-                aws.client("sqs"),
-                stop=self._stop,
-                output=self._output.file,
-                index=index,
-            )
-            worker.start()
-            self.workers.append(worker)
+            self._start_worker(spec, handler, index)
+
+    def _start_worker(self, spec: WorkerSpec, handler: Handler, index: int) -> QueueWorker:
+        worker = QueueWorker(
+            spec,
+            handler,
+            aws.client("sqs"),
+            stop=self._stop,
+            output=self._output.file,
+            index=index,
+        )
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def _supervise(self) -> None:
+        """Start a new worker in place of each one that died, as Lambda starts a new sandbox
+        after one crashed (only injected faults kill workers; see ``faults``)."""
+        while not self._stop.wait(0.5):
+            for worker in [w for w in self.workers if w.killed and not w.is_alive()]:
+                self.workers.remove(worker)
+                self._start_worker(worker.spec, worker.handler, worker.index)
+                self.restarted_workers += 1
 
     def openapi(self) -> dict[str, Any]:
         """Every HTTP API's OpenAPI document, merged (``GET /openapi.json``)."""
@@ -528,6 +562,7 @@ class LocalStack:
                 path,
                 f"{api.service}-{self.place.stage}-{api_name}",
                 _load_handler(api_name, api.handler),
+                service=api.service,
             )
             for api_name, api in new_http.items()
             for method, path in map(parse_route, api.routes)

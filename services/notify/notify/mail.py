@@ -2,8 +2,11 @@
 
 When an outbox directory is configured (always under the local runtime), the exact bytes
 sent are also written to ``<outbox>/<document_id>.<outcome>.eml``. The copy is written to a
-temporary file first and renamed into place only after SES accepted the message, so the
-outbox never holds a half-written file nor a message that was not sent.
+temporary file first and linked into place only after SES accepted the message, so the
+outbox never holds a half-written file nor a message that was not sent. Every message sent
+keeps its copy: a second one for the same document and outcome (a deliberate ``--renotify``,
+or a bug) becomes ``<document_id>.<outcome>.2.eml``, and so on, never overwriting the first,
+so what the outbox holds is what the recipient got.
 """
 
 from __future__ import annotations
@@ -61,9 +64,22 @@ def send_and_keep(
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
         message_id = send_raw(ses, sender=sender, to=to, raw=raw)
-        os.replace(temporary, outbox)
+        _keep(temporary, outbox)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
     return message_id
+
+
+def _keep(temporary: str, outbox: Path) -> None:
+    """Link ``temporary`` at ``outbox``, or at the first free ``<stem>.N.eml`` beside it."""
+    candidate, n = outbox, 1
+    while True:
+        try:
+            os.link(temporary, candidate)
+            break
+        except FileExistsError:
+            n += 1
+            candidate = outbox.with_name(f"{outbox.name.removesuffix('.eml')}.{n}.eml")
+    os.unlink(temporary)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
+import tenacity
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, str | None], Any] = {}
@@ -44,3 +47,46 @@ def client(service_name: str) -> Any:
             )
             _clients[key] = found
         return found
+
+
+#: Error codes AWS answers for throttling (HTTP 400 or 429, so the status alone misses them).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "LimitExceededException",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An AWS failure that asking again may cure: throttling, a 5xx, a connection error or
+    timeout (anything botocore raises below the HTTP answer)."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code = exc.response.get("Error", {}).get("Code", "")
+        return code in THROTTLING_CODES or status >= 500
+    return isinstance(exc, BotoCoreError)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def retry_transient(*, attempts: int = 6, max_wait_s: float = 4.0) -> Callable[[F], F]:
+    """A decorator retrying a call on :func:`is_transient` failures, with jittered
+    exponential backoff, for the few writes whose failure costs more than the retry: they
+    come on top of the SDK's own retries of each call."""
+    decorator: Callable[[F], F] = tenacity.retry(  # type: ignore[assignment]
+        retry=tenacity.retry_if_exception(is_transient),
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.1, max=max_wait_s, jitter=0.1),
+        reraise=True,
+    )
+    return decorator

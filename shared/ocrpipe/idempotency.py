@@ -24,7 +24,27 @@ from ocrpipe import aws
 from ocrpipe.envelope import Envelope
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+class CompletingPersistenceLayer(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB layer, retrying the writes that end an attempt.
+
+    A record is written ``INPROGRESS`` before the work and ``COMPLETED`` (or deleted, when the
+    work failed) after it. If that second write fails, the record stays ``INPROGRESS`` until
+    its in-progress expiry (the function's timeout), and the first delivery after that does the
+    work again: for notify, a second e-mail or webhook call. Both writes are unconditional, so
+    asking again is safe; found by the soak benchmark (``benchmarks/soak.py``), where one
+    failed ``UpdateItem`` after a sent webhook was a second webhook two minutes later."""
+
+    @aws.retry_transient()
+    def _update_record(self, data_record: DataRecord) -> None:
+        super()._update_record(data_record)
+
+    @aws.retry_transient()
+    def _delete_record(self, data_record: DataRecord) -> None:
+        super()._delete_record(data_record)
 
 
 def once_per_key(
@@ -46,7 +66,7 @@ def once_per_key(
     )
     if context is not None:
         config.register_lambda_context(context)
-    persistence = DynamoDBPersistenceLayer(
+    persistence = CompletingPersistenceLayer(
         table_name=table_name, boto3_client=aws.client("dynamodb")
     )
     decorator: Callable[[Callable[..., Any]], Callable[..., Any]] = idempotent_function(

@@ -1,0 +1,103 @@
+"""Which AWS failures are asked again (``ocrpipe.aws``), and the idempotency layer asking again
+for the write that ends an attempt (``ocrpipe.idempotency``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+
+from ocrpipe import aws
+from ocrpipe.idempotency import CompletingPersistenceLayer
+
+
+def client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "AnyOperation",
+    )
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        client_error("ThrottlingException", 400),
+        client_error("ProvisionedThroughputExceededException", 400),
+        client_error("SlowDown", 503),
+        client_error("InternalError", 500),
+        ConnectTimeoutError(endpoint_url="http://x"),
+        ReadTimeoutError(endpoint_url="http://x"),
+    ],
+)
+def test_throttling_5xx_and_connection_errors_are_transient(exc: BaseException) -> None:
+    assert aws.is_transient(exc)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        client_error("AccessDenied", 403),
+        client_error("ConditionalCheckFailedException", 400),
+        client_error("NoSuchKey", 404),
+        ValueError("not an AWS error"),
+    ],
+)
+def test_refusals_and_other_errors_are_not(exc: BaseException) -> None:
+    assert not aws.is_transient(exc)
+
+
+def test_a_transient_failure_is_asked_again_and_a_refusal_is_not() -> None:
+    calls: list[str] = []
+
+    @aws.retry_transient(attempts=4, max_wait_s=0.01)
+    def flaky(answers: list[BaseException | None]) -> str:
+        calls.append("call")
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+        return "done"
+
+    assert flaky([client_error("InternalError", 500), client_error("Throttling", 400), None])
+    assert len(calls) == 3
+    calls.clear()
+    with pytest.raises(ClientError, match="AccessDenied"):
+        flaky([client_error("AccessDenied", 403), None])
+    assert len(calls) == 1
+    calls.clear()
+    with pytest.raises(ClientError, match="InternalError"):
+        flaky([client_error("InternalError", 500)] * 4)
+    assert len(calls) == 4  # then it gives up, with the last error
+
+
+class FlakyDynamoDB:
+    """``update_item``/``delete_item`` fail ``failures`` times (HTTP 500), then succeed."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls: list[str] = []
+
+    def _call(self, name: str) -> dict[str, Any]:
+        self.calls.append(name)
+        if self.failures:
+            self.failures -= 1
+            raise client_error("InternalError", 500)
+        return {}
+
+    def update_item(self, **_: Any) -> dict[str, Any]:
+        return self._call("update_item")
+
+    def delete_item(self, **_: Any) -> dict[str, Any]:
+        return self._call("delete_item")
+
+
+@pytest.mark.parametrize("method", ["_update_record", "_delete_record"])
+def test_the_write_that_ends_an_attempt_survives_transient_failures(method: str) -> None:
+    # Left failed, the record would stay INPROGRESS until the function's timeout, and the next
+    # delivery after that would do the work (send the e-mail) again.
+    client = FlakyDynamoDB(failures=2)
+    layer = CompletingPersistenceLayer(table_name="t", boto3_client=client)
+    record = DataRecord(idempotency_key="k", status="COMPLETED", response_data="{}")
+    getattr(layer, method)(record)
+    assert client.calls == [method.removeprefix("_").replace("record", "item")] * 3

@@ -610,6 +610,42 @@ def test_concurrent_delivery_waits_for_the_lease(stack: Stack) -> None:
     assert intake(now + 62).handle(created) == IntakeOutcome.DUPLICATE
 
 
+def test_the_outcome_is_recorded_through_transient_failures(stack: Stack) -> None:
+    # Left unrecorded, the upload would be claimed again by the next copy of its S3 event,
+    # after ocr may have deleted the object: a copy that fails until the DLQ.
+    data = png_bytes()
+    ticket = open_upload("flaky.png", "image/png", len(data))
+    post_file(ticket, data)
+
+    class FlakyUploads(UploadsTable):
+        failures = 2
+
+        def finish(self, *args: Any, **kwargs: Any) -> bool:
+            if self.failures:
+                self.failures -= 1
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {}},
+                    "UpdateItem",
+                )
+            return super().finish(*args, **kwargs)
+
+    uploads = FlakyUploads(stack.dynamodb, TABLE)
+    intake = UploadIntake(
+        s3=stack.s3,
+        uploads=uploads,
+        publisher=EventPublisher(ocrpipe.aws.client("events"), BUS),
+        bucket=BUCKET,
+        limits=Limits(max_bytes=10**7, max_pages=50, max_image_pixels=50_000_000),
+    )
+    created = ObjectCreated(event_id="e", bucket=BUCKET, key=ticket["key"])
+    assert intake.handle(created) == IntakeOutcome.ACCEPTED
+    assert uploads.failures == 0
+    stored = uploads.get(ticket["document_id"])
+    assert stored is not None
+    assert stored.status == UploadStatus.UPLOADED
+    assert intake.handle(created) == IntakeOutcome.DUPLICATE  # the next copy: nothing to do
+
+
 def test_checked_upload_overwritten_with_other_bytes_is_deleted(stack: Stack) -> None:
     data = png_bytes()
     ticket = open_upload("swap.png", "image/png", len(data))

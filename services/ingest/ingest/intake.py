@@ -38,6 +38,7 @@ from ingest.uploads_table import (
     UploadStatus,
 )
 from ingest.validation import Accepted, Limits, Rejected, Verdict, check_document, human_bytes
+from ocrpipe import aws
 from ocrpipe.bus import EventPublisher
 from ocrpipe.events import DocumentRejected, DocumentUploaded, Recipient, RejectionReason
 from ocrpipe.storage import S3Location
@@ -326,7 +327,7 @@ class UploadIntake:
 
     def _release_quietly(self, document_id: str, token: str) -> None:
         try:
-            self._uploads.release(document_id, token=token)
+            aws.retry_transient()(self._uploads.release)(document_id, token=token)
         except Exception:
             # The lease runs out by itself; the retry claims it then.
             logger.warning("could not release upload lease", extra={"document_id": document_id})
@@ -339,7 +340,10 @@ class UploadIntake:
         event: DocumentUploaded | DocumentRejected,
         etag: str,
     ) -> None:
-        # The event is out: raising now would only make a retry publish it again.
+        # The event is out: raising now would only make a retry publish it again. Transient
+        # errors are asked again: an upload left unfinished is claimed again by the next copy
+        # of its S3 event, after ocr may have deleted the object (found by the soak benchmark:
+        # such copies failed until they reached the DLQ).
         if isinstance(event, DocumentUploaded):
             outcome: dict[str, Any] = {
                 "sha256": event.sha256,
@@ -351,7 +355,7 @@ class UploadIntake:
             outcome = {"reason_code": event.reason_code.value, "size_bytes": event.size_bytes}
         outcome["etag"] = etag or None
         try:
-            recorded = self._uploads.finish(
+            recorded = aws.retry_transient()(self._uploads.finish)(
                 document_id, token=token, status=status, now=self._clock(), outcome=outcome
             )
         except Exception:

@@ -436,7 +436,12 @@ def source_uris(rows: Iterable[Row]) -> Iterator[str]:
 def pipeline_outcomes(events: dict[str, list[Any]]) -> Counter[str]:
     """How far each backfilled document got (from its archived events)."""
     outcome: Counter[str] = Counter()
-    names = {"WordsCounted": "counted", "OcrFailed": "ocr_failed", "DocumentRejected": "rejected"}
+    names = {
+        "WordsCounted": "counted",
+        "OcrFailed": "ocr_failed",
+        "WordCountFailed": "count_failed",
+        "DocumentRejected": "rejected",
+    }
     for evs in events.values():
         kinds = {e.detail_type for e in evs}
         found = [v for k, v in names.items() if k in kinds]

@@ -37,6 +37,7 @@ from ocrpipe.events import (
     NotificationSent,
     OcrCompleted,
     OcrFailed,
+    WordCountFailed,
     WordsCounted,
 )
 from ocrpipe.storage import S3Location
@@ -190,7 +191,7 @@ def apply_events(outcome: DocumentOutcome, events: list[ArchivedEvent]) -> None:
         elif isinstance(event, DocumentRejected):
             outcome.status = "rejected"
             outcome.reason = event.reason
-        elif isinstance(event, OcrFailed):
+        elif isinstance(event, OcrFailed | WordCountFailed):
             outcome.status = "failed"
             outcome.reason = event.reason
         elif isinstance(event, OcrCompleted):
@@ -713,7 +714,7 @@ def _backfill_with(
             stack.drain(timeout=min(60.0, args.timeout))
         # Rejected documents are bad input, told as such; a failed read or no outcome at all
         # is the backfill not done.
-        unfinished = outcomes["ocr_failed"] + outcomes["pending"]
+        unfinished = outcomes["ocr_failed"] + outcomes["count_failed"] + outcomes["pending"]
         if unfinished:
             print(
                 f"ERROR: {unfinished} backfilled document(s) failed or got no outcome "

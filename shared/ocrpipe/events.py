@@ -95,6 +95,15 @@ class OcrFailureReason(StrEnum):
     UNSUPPORTED = "unsupported"
 
 
+class WordCountFailureReason(StrEnum):
+    """Why wordcount could not count a document's text."""
+
+    #: The text the ``OcrCompleted`` points at is gone (e.g. replayed after it expired).
+    TEXT_MISSING = "text_missing"
+    #: Storage or the bus kept failing until the queue's last delivery.
+    UNAVAILABLE = "unavailable"
+
+
 class DomainEvent(BaseModel):
     """Base of every event's ``detail``."""
 
@@ -243,6 +252,24 @@ class OcrFailed(DomainEvent):
     )
 
 
+class WordCountFailed(DomainEvent):
+    """The document's text could not be counted; the reason says why."""
+
+    SOURCE: ClassVar[str] = "ocrpipe.wordcount"
+    DETAIL_TYPE: ClassVar[str] = "WordCountFailed"
+
+    reason_code: WordCountFailureReason
+    reason: str = Field(min_length=1)
+    text_uri: S3Uri
+    renotify: bool = Field(
+        default=False,
+        description=(
+            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
+            "person again although it already did for this document and outcome."
+        ),
+    )
+
+
 class WordsCounted(DomainEvent):
     """The document's words were counted; the full result is at ``result_uri``."""
 
@@ -306,6 +333,7 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     OcrCompleted,
     OcrFailed,
     WordsCounted,
+    WordCountFailed,
     NotificationSent,
     NotificationFailed,
 )
@@ -318,4 +346,5 @@ TERMINAL_PIPELINE_EVENTS: tuple[type[DomainEvent], ...] = (
     WordsCounted,
     DocumentRejected,
     OcrFailed,
+    WordCountFailed,
 )

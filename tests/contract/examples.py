@@ -52,6 +52,12 @@ EXAMPLES: dict[str, events.DomainEvent] = {
         top_words=[events.WordCount(word="the", count=2), events.WordCount(word="cat", count=1)],
         word_rule_version="1",
     ),
+    "WordCountFailed": events.WordCountFailed(
+        document_id=DOC,
+        reason_code=events.WordCountFailureReason.TEXT_MISSING,
+        reason="The document's text is no longer stored, so its words could not be counted.",
+        text_uri=f"s3://ocrpipe-local-ocr-123456789012-us-east-1/text/{SHA}/x.txt",
+    ),
     "NotificationSent": events.NotificationSent(
         document_id=DOC, channel="email", outcome="counted", message_id="m-1"
     ),

@@ -29,6 +29,8 @@ from ocrpipe.events import (
     Recipient,
     RejectionReason,
     WordCount,
+    WordCountFailed,
+    WordCountFailureReason,
     WordsCounted,
 )
 from ocrpipe.topology import load_declaration
@@ -289,6 +291,12 @@ def test_renotify_replay_sends_once_more_per_replay(cloud: Aws, outbox: Path) ->
     # the first delivery, then one per distinct replay; a duplicate of a replay is skipped
     assert len(cloud.sent()) == 3
     assert [p["detail-type"] for p in cloud.published()] == ["NotificationSent"] * 3
+    # and the outbox keeps each message sent, as the recipient's inbox would
+    assert sorted(p.name for p in outbox.iterdir()) == [
+        f"{doc}.counted.2.eml",
+        f"{doc}.counted.3.eml",
+        f"{doc}.counted.eml",
+    ]
 
 
 def test_rejected_and_failed_emails_say_why(cloud: Aws, outbox: Path) -> None:
@@ -309,6 +317,29 @@ def test_rejected_and_failed_emails_say_why(cloud: Aws, outbox: Path) -> None:
     assert (outbox / "doc-failed-01.failed.eml").exists()
     outcomes = sorted(p["detail"]["outcome"] for p in cloud.published())
     assert outcomes == ["failed", "rejected"]
+
+
+def test_a_count_that_failed_is_told_with_its_reason(cloud: Aws, outbox: Path) -> None:
+    doc = "doc-uncounted-1"
+    event = WordCountFailed(
+        document_id=doc,
+        filename="letter.pdf",
+        recipient=cloud.recipient(doc, ADDRESS),
+        reason_code=WordCountFailureReason.TEXT_MISSING,
+        reason="The document's text is no longer stored, so its words could not be counted.",
+        text_uri=f"s3://ocrpipe-test-ocr-123456789012-us-east-1/text/{doc}.txt",
+    )
+    assert handle(event) == {"batchItemFailures": []}
+    [sent] = cloud.sent()
+    mail = parse(sent.raw_data)
+    assert mail["Subject"] == 'ocrpipe: could not count the words of "letter.pdf"'
+    body = plain(mail)
+    assert "Why: The document's text is no longer stored" in body
+    assert "What you can do: Upload the document again" in body
+    assert (outbox / f"{doc}.failed.eml").exists()
+    [announced] = cloud.published()
+    assert announced["detail-type"] == "NotificationSent"
+    assert announced["detail"]["outcome"] == "failed"
 
 
 def test_no_recipient_means_nothing_to_send(cloud: Aws, outbox: Path) -> None:

@@ -275,20 +275,44 @@ def test_key_with_spaces_and_unicode(cloud: Aws) -> None:
     assert result["text_uri"] == f"s3://{TEXT_BUCKET}/{key}"
 
 
-def test_missing_text_fails_the_record_and_a_retry_counts(cloud: Aws) -> None:
-    event = completed("doc-missing-1", "text/not-yet.txt")
+def test_missing_text_is_a_failure_the_person_is_told_at_once(cloud: Aws) -> None:
+    event = completed("doc-missing-1", "text/gone.txt")
     other = completed("doc-present-1", "text/present.txt")
     cloud.put_text("text/present.txt", b"fine")
-    batch = sqs_event(envelope_body(event), envelope_body(other))
 
-    response = handlers.on_ocr_completed(batch, lambda_context(FUNCTION))
+    assert handle(event, other) == {"batchItemFailures": []}  # nothing for the DLQ
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
-    assert [p["detail"]["document_id"] for p in cloud.published()] == ["doc-present-1"]
-    # the failed attempt left no idempotency record behind: the retry counts
-    cloud.put_text("text/not-yet.txt", b"now here")
+    by_type = {p["detail-type"]: p["detail"] for p in cloud.published()}
+    assert set(by_type) == {"WordCountFailed", "WordsCounted"}
+    failed = by_type["WordCountFailed"]
+    assert failed["document_id"] == "doc-missing-1"
+    assert failed["reason_code"] == "text_missing"
+    assert "no longer stored" in failed["reason"]
+    assert failed["recipient"] == event.model_dump(mode="json")["recipient"]
+    # a duplicate delivery is told nothing more
     assert handle(event) == {"batchItemFailures": []}
-    assert [p["detail"]["total_words"] for p in cloud.published()] == [2]
+    assert cloud.published() == []
+
+
+def test_a_store_that_keeps_failing_is_retried_then_told_on_the_last_delivery(
+    cloud: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCRPIPE_WORDCOUNT_BUCKET", "no-such-results-bucket")
+    event = completed("doc-unstored-1", "text/present.txt")
+    cloud.put_text("text/present.txt", b"fine")
+    body = envelope_body(event)
+
+    with pytest.raises(BatchProcessingError):  # the record is retried: it may yet pass
+        handlers.on_ocr_completed(sqs_event(body), lambda_context(FUNCTION))
+    assert cloud.published() == []
+
+    last = handlers.on_ocr_completed(
+        sqs_event(body, receive_count=3), lambda_context(FUNCTION)
+    )  # wordcount's max_receive_count: the next stop would be the DLQ
+    assert last == {"batchItemFailures": []}
+    [published] = cloud.published()
+    assert published["detail-type"] == "WordCountFailed"
+    assert published["detail"]["reason_code"] == "unavailable"
 
 
 def test_other_event_types_fail_the_record(cloud: Aws) -> None:

@@ -1,7 +1,7 @@
 """Lambda entry point of the notify service (thin: parse, deliver once, announce once).
 
-``on_outcome`` takes an SQS batch of ``WordsCounted``, ``DocumentRejected`` and
-``OcrFailed`` envelopes and reports partial batch failures. For each:
+``on_outcome`` takes an SQS batch of ``WordsCounted``, ``DocumentRejected``, ``OcrFailed``
+and ``WordCountFailed`` envelopes and reports partial batch failures. For each:
 
 1. no ``recipient``: nothing to send (logged, the record succeeds);
 2. **deliver** (:func:`notify.delivery.deliver`), idempotent on
@@ -41,7 +41,7 @@ from notify.outcomes import OutcomeEvent, outcome_of
 from ocrpipe import aws, topology
 from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope, UnknownEventError
-from ocrpipe.events import DocumentRejected, OcrFailed, WordsCounted
+from ocrpipe.events import DocumentRejected, OcrFailed, WordCountFailed, WordsCounted
 from ocrpipe.idempotency import once_per_key, processing_round
 from ocrpipe.links import Links, LinkSettings
 
@@ -57,7 +57,7 @@ DELIVER_KEY_PREFIX = "notify.deliver"
 CONSUMER = "notify"
 ANNOUNCE_KEY_PREFIX = "notify.announce"
 IDEMPOTENCY_KEY_JMESPATH = "[document_id, outcome, round]"
-OUTCOME_EVENTS = (WordsCounted, DocumentRejected, OcrFailed)
+OUTCOME_EVENTS = (WordsCounted, DocumentRejected, OcrFailed, WordCountFailed)
 
 
 def _parse(detail_type: str, detail: dict[str, Any]) -> OutcomeEvent:

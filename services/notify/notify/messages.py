@@ -23,7 +23,7 @@ from notify.outcomes import (
     display_name,
 )
 from notify.recipients import INVALID_EMAIL_ADDRESS
-from ocrpipe.events import DocumentRejected, WordsCounted
+from ocrpipe.events import DocumentRejected, WordCountFailed, WordsCounted
 
 #: SES accepts raw messages up to 10 MB; base64 makes an attachment a third larger.
 MAX_ATTACHMENT_BYTES = 7 * 1024 * 1024
@@ -40,6 +40,8 @@ def subject(event: OutcomeEvent) -> str:
         return f'ocrpipe: {_plural(event.total_words, "word", "words")} in "{name}"'
     if isinstance(event, DocumentRejected):
         return f'ocrpipe: "{name}" was not accepted'
+    if isinstance(event, WordCountFailed):
+        return f'ocrpipe: could not count the words of "{name}"'
     return f'ocrpipe: could not read "{name}"'
 
 
@@ -78,8 +80,9 @@ def body(event: OutcomeEvent, *, attachment: str | None, attachment_note: str = 
             f"What you can do: {advice(event)}",
         ]
     else:
+        what = "count the words of" if isinstance(event, WordCountFailed) else "read the text in"
         lines += [
-            f'We could not read the text in "{name}".',
+            f'We could not {what} "{name}".',
             "",
             f"Why: {event.reason}",
             "",

@@ -1,6 +1,6 @@
 """What notify tells a person: the outcome of their document, in words and as data.
 
-Three pipeline events end a document's journey and each has an outcome:
+Four pipeline events end a document's journey and each has an outcome:
 
 ====================  ============  ==========================================
 event                 outcome       what the person learns
@@ -8,6 +8,7 @@ event                 outcome       what the person learns
 ``WordsCounted``      ``counted``   the totals, the top words, the full count
 ``DocumentRejected``  ``rejected``  why the upload was refused, what to do
 ``OcrFailed``         ``failed``    why the text could not be read, what to do
+``WordCountFailed``   ``failed``    why the words could not be counted, what to do
 ====================  ============  ==========================================
 """
 
@@ -22,11 +23,14 @@ from ocrpipe.events import (
     OcrFailed,
     OcrFailureReason,
     RejectionReason,
+    WordCountFailed,
+    WordCountFailureReason,
     WordsCounted,
 )
 
 OutcomeName = Literal["counted", "rejected", "failed"]
-OutcomeEvent = WordsCounted | DocumentRejected | OcrFailed
+OutcomeEvent = WordsCounted | DocumentRejected | OcrFailed | WordCountFailed
+FailureEvent = DocumentRejected | OcrFailed | WordCountFailed
 
 #: Longest file name shown in a subject or body.
 MAX_DISPLAY_CHARS = 80
@@ -64,6 +68,13 @@ FAILURE_ADVICE: dict[OcrFailureReason, str] = {
     "scan it at a lower resolution, and upload it again.",
     OcrFailureReason.UNSUPPORTED: "This kind of document cannot be read. Upload a JPEG, PNG, "
     "TIFF or PDF file.",
+}
+
+COUNT_FAILURE_ADVICE: dict[WordCountFailureReason, str] = {
+    WordCountFailureReason.TEXT_MISSING: "Upload the document again to have it read and "
+    "counted anew.",
+    WordCountFailureReason.UNAVAILABLE: "Please try again later; if it keeps failing, contact "
+    "us with the document id below.",
 }
 
 GENERIC_ADVICE = "Please check the document and upload it again."
@@ -112,9 +123,11 @@ def attachment_name(event: OutcomeEvent) -> str:
     return f"{_shorten(stem, MAX_DISPLAY_CHARS) or event.document_id}.words.json"
 
 
-def advice(event: DocumentRejected | OcrFailed) -> str:
+def advice(event: FailureEvent) -> str:
     if isinstance(event, DocumentRejected):
         return REJECTION_ADVICE.get(event.reason_code, GENERIC_ADVICE)
+    if isinstance(event, WordCountFailed):
+        return COUNT_FAILURE_ADVICE.get(event.reason_code, GENERIC_ADVICE)
     return FAILURE_ADVICE.get(event.reason_code, GENERIC_ADVICE)
 
 

@@ -9,8 +9,9 @@ same record for the same *set* of events, whatever their order and however often
   (ties broken by the fact's content, so the choice never depends on arrival order). This merge
   is commutative, associative and idempotent; everything else is derived from the facts.
 * ``stage`` is derived by pipeline position, not by arrival: the latest outcome of each step
-  (ingest: uploaded/rejected, ocr: ocr_completed/ocr_failed, count: counted, notify:
-  notified/notification_failed). A pipeline failure (rejected, ocr_failed) is terminal and stays
+  (ingest: uploaded/rejected, ocr: ocr_completed/ocr_failed, count: counted/count_failed,
+  notify: notified/notification_failed). A pipeline failure (rejected, ocr_failed,
+  count_failed) is terminal and stays
   the stage even after the person has been notified of it; otherwise the furthest step reached
   is the stage. Within one step the later event wins, so a re-OCR that fails after an earlier
   success shows ``ocr_failed`` (the earlier result stays readable), and a re-OCR that succeeds
@@ -38,12 +39,13 @@ class Stage(StrEnum):
     OCR_COMPLETED = "ocr_completed"
     OCR_FAILED = "ocr_failed"
     COUNTED = "counted"
+    COUNT_FAILED = "count_failed"
     NOTIFIED = "notified"
     NOTIFICATION_FAILED = "notification_failed"
 
 
 #: Failures after which the pipeline does nothing more for the document.
-PIPELINE_FAILURES = frozenset({Stage.REJECTED, Stage.OCR_FAILED})
+PIPELINE_FAILURES = frozenset({Stage.REJECTED, Stage.OCR_FAILED, Stage.COUNT_FAILED})
 FAILURE_STAGES = PIPELINE_FAILURES | {Stage.NOTIFICATION_FAILED}
 
 #: ``failure_code`` of a failed delivery (NotificationFailed carries a reason, no code).
@@ -60,6 +62,7 @@ STAGE_OF_EVENT: dict[type[events.DomainEvent], Stage] = {
     events.OcrCompleted: Stage.OCR_COMPLETED,
     events.OcrFailed: Stage.OCR_FAILED,
     events.WordsCounted: Stage.COUNTED,
+    events.WordCountFailed: Stage.COUNT_FAILED,
     events.NotificationSent: Stage.NOTIFIED,
     events.NotificationFailed: Stage.NOTIFICATION_FAILED,
 }
@@ -181,7 +184,7 @@ def fact_of(event: events.DomainEvent) -> StageFact:
             fields["failure_reason"] = event.reason
         case events.OcrCompleted():
             fields["text_uri"] = event.text_uri
-        case events.OcrFailed():
+        case events.OcrFailed() | events.WordCountFailed():
             fields["failure_code"] = event.reason_code.value
             fields["failure_reason"] = event.reason
         case events.WordsCounted():
@@ -247,8 +250,9 @@ def _latest_value(
 def _derive_stage(facts: dict[Stage, StageFact]) -> Stage:
     ingest = _latest(facts, Stage.UPLOADED, Stage.REJECTED)
     ocr = _latest(facts, Stage.OCR_COMPLETED, Stage.OCR_FAILED)
+    count = _latest(facts, Stage.COUNTED, Stage.COUNT_FAILED)
     notify = _latest(facts, Stage.NOTIFIED, Stage.NOTIFICATION_FAILED)
-    for outcome in (ingest, ocr):
+    for outcome in (ingest, ocr, count):
         if outcome is not None and outcome in PIPELINE_FAILURES:
             return outcome
     if notify is not None:

@@ -25,14 +25,14 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from ocrpipe import aws
+from ocrpipe import aws, topology
 from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope
-from ocrpipe.events import OcrCompleted
+from ocrpipe.events import OcrCompleted, WordCountFailed
 from ocrpipe.idempotency import once_per_key
 from ocrpipe.words import WORD_RULE_VERSION
 from wordcount.config import Settings
-from wordcount.service import count_document
+from wordcount.service import count_or_fail
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -44,6 +44,7 @@ metrics = Metrics(namespace="ocrpipe", service="wordcount")
 
 IDEMPOTENCY_KEY_PREFIX = f"wordcount.document.rule-v{WORD_RULE_VERSION}"
 IDEMPOTENCY_KEY_JMESPATH = "[document_id, text_uri]"
+CONSUMER = "wordcount"
 
 
 def _already_counted(response: Any, idempotent_data: DataRecord) -> Any:
@@ -68,13 +69,21 @@ def on_ocr_completed(event: dict[str, Any], context: LambdaContext) -> dict[str,
         context=context,
         on_duplicate=_already_counted,
     )
-    def count_once(*, detail: dict[str, Any]) -> dict[str, Any]:
-        counted = count_document(
+    def count_once(*, detail: dict[str, Any], final_attempt: bool) -> dict[str, Any]:
+        counted = count_or_fail(
             OcrCompleted.model_validate(detail),
             s3=s3,
             bucket=settings.wordcount_bucket,
             publisher=publisher,
+            final_attempt=final_attempt,
         )
+        if isinstance(counted, WordCountFailed):
+            metrics.add_metric(name="CountsFailed", unit=MetricUnit.Count, value=1)
+            logger.warning(
+                "words not counted; the person is told",
+                extra={"document_id": counted.document_id, "reason_code": counted.reason_code},
+            )
+            return {"failed": counted.reason_code.value}
         metrics.add_metric(name="DocumentsCounted", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="WordsCounted", unit=MetricUnit.Count, value=counted.total_words)
         logger.info(
@@ -93,7 +102,12 @@ def on_ocr_completed(event: dict[str, Any], context: LambdaContext) -> dict[str,
 
     def record_handler(record: SQSRecord) -> None:
         completed = Envelope.from_sqs_body(record.body).expect(OcrCompleted)
-        count_once(detail=completed.model_dump(mode="json"))
+        count_once(
+            detail=completed.model_dump(mode="json"),
+            final_attempt=topology.is_final_attempt(
+                record.attributes.approximate_receive_count, "wordcount", CONSUMER
+            ),
+        )
 
     processor = BatchProcessor(event_type=EventType.SQS)
     response = process_partial_response(

@@ -2,12 +2,16 @@
 
 Plain code with its AWS clients passed in, so tests can run it against moto or stubs.
 
-Failure policy: every error here is raised, so the SQS record is retried and, if it keeps
-failing, parked in the DLQ. Nothing a *user* sent can make this stage fail: the text was
-written by the ocr service, any bytes decode (invalid UTF-8 becomes U+FFFD)
-and an empty text counts zero words. What is left are AWS errors (transient: retrying
-helps) and a text object that is gone (:class:`TextMissingError`: an operator problem, e.g.
-an event replayed after the text expired, which the DLQ shows to an operator).
+Failure policy: nothing a *user* sent can make this stage fail: the text was written by the
+ocr service, any bytes decode (invalid UTF-8 becomes U+FFFD) and an empty text counts zero
+words. What is left:
+
+* a text object that is gone (:class:`TextMissingError`, e.g. an event replayed after the
+  text expired): retrying cannot help, so :func:`count_or_fail` publishes ``WordCountFailed``
+  (``text_missing``) at once and the person is told;
+* AWS errors: raised, so the SQS record is retried; on the queue's last delivery
+  :func:`count_or_fail` publishes ``WordCountFailed`` (``unavailable``) instead of letting
+  the message go silently to the DLQ.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from ocrpipe.bus import EventPublisher
-from ocrpipe.events import OcrCompleted, WordsCounted
+from ocrpipe.events import OcrCompleted, WordCountFailed, WordCountFailureReason, WordsCounted
 from ocrpipe.storage import S3Location
 from ocrpipe.words import WordCounts, count_chunks
 from wordcount import results
@@ -33,6 +37,15 @@ READ_CHUNK_BYTES = 1 << 20
 
 class TextMissingError(RuntimeError):
     """The text an ``OcrCompleted`` points at does not exist (any more)."""
+
+
+#: What the person reads for each failure.
+FAILURE_REASONS = {
+    WordCountFailureReason.TEXT_MISSING: "The document's text is no longer stored, so its "
+    "words could not be counted.",
+    WordCountFailureReason.UNAVAILABLE: "The words could not be counted because our storage "
+    "kept failing.",
+}
 
 
 def decode_utf8(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -91,3 +104,37 @@ def count_document(
     )
     publisher.publish(counted)
     return counted
+
+
+def failed(completed: OcrCompleted, code: WordCountFailureReason) -> WordCountFailed:
+    return WordCountFailed(
+        document_id=completed.document_id,
+        filename=completed.filename,
+        recipient=completed.recipient,
+        reason_code=code,
+        reason=FAILURE_REASONS[code],
+        text_uri=completed.text_uri,
+    )
+
+
+def count_or_fail(
+    completed: OcrCompleted,
+    *,
+    s3: S3Client,
+    bucket: str,
+    publisher: EventPublisher,
+    final_attempt: bool,
+) -> WordsCounted | WordCountFailed:
+    """:func:`count_document`, or the ``WordCountFailed`` published instead when counting
+    cannot succeed: the text is gone, or this is the queue's last delivery. Any other error
+    is raised for the queue to retry."""
+    try:
+        return count_document(completed, s3=s3, bucket=bucket, publisher=publisher)
+    except TextMissingError:
+        failure = failed(completed, WordCountFailureReason.TEXT_MISSING)
+    except Exception:
+        if not final_attempt:
+            raise
+        failure = failed(completed, WordCountFailureReason.UNAVAILABLE)
+    publisher.publish(failure)
+    return failure

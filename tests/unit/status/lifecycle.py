@@ -92,6 +92,17 @@ def counted(
     )
 
 
+def count_failed(t: float = 2, doc: str = DOC) -> events.WordCountFailed:
+    return events.WordCountFailed(
+        document_id=doc,
+        occurred_at=at(t),
+        recipient=RECIPIENT,
+        reason_code=events.WordCountFailureReason.TEXT_MISSING,
+        reason="The document's text is no longer stored, so its words could not be counted.",
+        text_uri=TEXT,
+    )
+
+
 def notified(t: float = 3, doc: str = DOC, outcome: str = "counted") -> events.NotificationSent:
     return events.NotificationSent.model_validate(
         {

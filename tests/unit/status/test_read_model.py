@@ -23,6 +23,7 @@ from .lifecycle import (
     TEXT,
     TOKEN_SHA,
     at,
+    count_failed,
     counted,
     notification_failed,
     notified,
@@ -54,6 +55,7 @@ def test_every_event_type_has_a_stage():
         (ocr_completed(), Stage.OCR_COMPLETED),
         (ocr_failed(), Stage.OCR_FAILED),
         (counted(), Stage.COUNTED),
+        (count_failed(), Stage.COUNT_FAILED),
         (notified(), Stage.NOTIFIED),
         (notification_failed(), Stage.NOTIFICATION_FAILED),
     ],
@@ -103,6 +105,17 @@ def test_rejection_stays_the_stage_after_the_person_is_told():
     assert record.timestamps[Stage.NOTIFIED] == at(1)
     assert record.access_token_sha256 == TOKEN_SHA
     assert record.result_uri is None
+
+
+def test_a_failed_count_stays_the_stage_after_the_person_is_told():
+    record = fold([uploaded(0), ocr_completed(1), count_failed(2), notified(3, outcome="failed")])
+    assert record.stage is Stage.COUNT_FAILED
+    assert record.failure_code == "text_missing"
+    assert "no longer stored" in (record.failure_reason or "")
+    # a later count that succeeds (a replay after the text was restored) clears it
+    assert fold([uploaded(0), ocr_completed(1), count_failed(2), counted(4)]).stage is (
+        Stage.COUNTED
+    )
 
 
 def test_ocr_failure_stays_the_stage_even_when_notification_fails_too():

@@ -342,6 +342,26 @@ def test_a_count_that_failed_is_told_with_its_reason(cloud: Aws, outbox: Path) -
     assert announced["detail"]["outcome"] == "failed"
 
 
+def test_an_outbox_that_cannot_be_written_is_retried_then_announced(
+    cloud: Aws, outbox: Path
+) -> None:
+    """Locally the outbox is the person's mailbox: a copy that cannot be written is a
+    delivery that did not happen. Before, it failed until the DLQ and the status said
+    "counted" forever."""
+    outbox.write_text("a file where the outbox directory should be")
+    doc = "doc-no-outbox-1"
+    event = counted(cloud, doc, cloud.recipient(doc, ADDRESS))
+    max_receives = load_declaration("notify").consumers["notify"].max_receive_count
+
+    assert failing_ids(event) == [0]  # retried by the queue
+    assert cloud.sent() == []  # nothing is sent before its copy is on disk
+    assert handle(event, receive_count=max_receives) == {"batchItemFailures": []}
+    [announced] = cloud.published()
+    assert announced["detail-type"] == "NotificationFailed"
+    assert "could not be written to the outbox" in announced["detail"]["reason"]
+    assert cloud.sent() == []
+
+
 def test_no_recipient_means_nothing_to_send(cloud: Aws, outbox: Path) -> None:
     assert handle(rejected("doc-nobody-01", None)) == {"batchItemFailures": []}
     assert cloud.sent() == []

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 from PIL import Image, ImageDraw, ImageFont
 
+from ocr.errors import ENGINE_FAILED
 from ocrpipe import aws
 from ocrpipe.events import DocumentUploaded, Recipient
 from tests import lambda_shapes
@@ -246,6 +247,9 @@ def test_engine_error_retries_then_fails_on_last_delivery(
     assert last == {"batchItemFailures": []}
     (failed,) = stack.captured()
     assert failed["detail"]["reason_code"] == "engine_error"
+    # the person reads a sentence, not the engine's own words
+    assert failed["detail"]["reason"] == ENGINE_FAILED
+    assert "zzz" not in failed["detail"]["reason"]
 
 
 def test_missing_upload_is_unreadable(stack: Stack) -> None:

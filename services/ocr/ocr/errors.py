@@ -41,7 +41,20 @@ class NoTextFoundError(OcrError):
     reason_code = OcrFailureReason.NO_TEXT
 
 
+#: What the person reads when the engine failed: its own words ("exited with status -11:
+#: Segmentation fault") say nothing to them and stay in the logs.
+ENGINE_FAILED = "Our text reader failed on this document (it stopped or ran out of time)."
+
+
 class EngineError(OcrError):
-    """The engine crashed or timed out (may be transient; see the handler's retry policy)."""
+    """The engine crashed or timed out (may be transient; see the handler's retry policy).
+
+    ``detail`` is the engine's own account, for the logs (``str(exc)``); ``reason``, what the
+    person is told, is :data:`ENGINE_FAILED` unless a plainer one is given."""
 
     reason_code = OcrFailureReason.ENGINE_ERROR
+
+    def __init__(self, detail: str, *, reason: str = ENGINE_FAILED) -> None:
+        super().__init__(reason)
+        self.args = (detail,)
+        self.detail = detail

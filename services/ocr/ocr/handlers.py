@@ -140,8 +140,11 @@ def process_document(
         outcome = service.read(uploaded)
     except EngineError as exc:
         if not final_attempt:
-            logger.warning("engine error, will retry", extra={"reason": exc.reason})
+            logger.warning("engine error, will retry", extra={"detail": exc.detail})
             raise
+        logger.error(
+            "engine error on the last delivery; telling the person", extra={"detail": exc.detail}
+        )
         failed = OcrFailed(
             reason_code=exc.reason_code, reason=exc.reason, engine=service.engine.name, **common
         )

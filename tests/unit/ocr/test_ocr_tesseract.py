@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -14,7 +15,7 @@ from ocr.engines.tesseract import (
     parse_tsv,
     run_tesseract,
 )
-from ocr.errors import EngineError
+from ocr.errors import ENGINE_FAILED, EngineError
 from ocr.pages import Page
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract")
@@ -71,6 +72,20 @@ def test_timeout_is_an_engine_error(text_page: Image.Image) -> None:
     big = text_page.resize((text_page.width * 3, text_page.height * 3))
     with pytest.raises(EngineError, match="longer than"):
         run_tesseract(big, ["tsv"], timeout_s=0.05)
+
+
+def test_a_crashed_engine_is_named_for_the_logs_but_not_shown_to_the_person(
+    text_page: Image.Image, tmp_path: Path
+) -> None:
+    crashing = tmp_path / "tesseract"
+    crashing.write_text("#!/bin/sh\necho 'Segmentation fault' >&2\nkill -SEGV $$\n")
+    crashing.chmod(0o755)
+    with pytest.raises(EngineError) as caught:
+        run_tesseract(text_page, ["tsv"], binary=str(crashing))
+    assert "killed by SIGSEGV" in caught.value.detail
+    assert str(caught.value) == caught.value.detail  # what the logs show
+    assert caught.value.reason == ENGINE_FAILED  # what the person reads
+    assert "Segmentation" not in caught.value.reason
 
 
 def test_fingerprint_changes_with_options() -> None:

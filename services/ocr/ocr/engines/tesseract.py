@@ -42,6 +42,7 @@ import io
 import itertools
 import os
 import re
+import signal
 import subprocess
 import threading
 from collections import deque
@@ -151,7 +152,12 @@ def run_tesseract(
             raise EngineError(f"tesseract could not be started: {exc}") from exc
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
-        raise EngineError(f"tesseract exited with status {proc.returncode}: {detail[0][:200]}")
+        how = (
+            f"was killed by {signal.Signals(-proc.returncode).name}"
+            if proc.returncode < 0 and -proc.returncode in signal.valid_signals()
+            else f"exited with status {proc.returncode}"
+        )
+        raise EngineError(f"tesseract {how}: {detail[0][:200]}")
     return proc.stdout.decode("utf-8", "replace")
 
 

@@ -90,8 +90,9 @@ class TextractThrottledError(EngineError):
 
     def __init__(self, operation: str, code: str) -> None:
         super().__init__(
-            f"Amazon Textract was too busy to read the document ({operation}: {code}); "
-            "please upload it again later."
+            f"Amazon Textract was too busy ({operation}: {code})",
+            reason="Amazon Textract was too busy to read the document; please upload it "
+            "again later.",
         )
         self.operation = operation
         self.code = code

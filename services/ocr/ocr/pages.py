@@ -99,6 +99,13 @@ def _image_dpi(image: Image.Image) -> float | None:
 #: time, so such an image is refused up front instead of failing three engine attempts as if
 #: it were a passing fault. PDF pages are rendered to fit.
 MAX_SIDE_PX = 32767
+#: The longest side a page is given to the engine with: a longer one is scaled down to it.
+#: Tesseract 5.3's layout analysis aborts the whole process on some pages near the limit
+#: ("Assert failed: right_edge >= left_edge", pithsync.cpp: a 32,767 x 400 px banner with one
+#: line of text; the same page at 16,384 px reads correctly), and deskewing such a page makes
+#: it wider than :data:`MAX_SIDE_PX`. Text on a page this large is large too (at 300 dpi,
+#: 16,384 px is 1.4 m), so halving it loses nothing.
+ENGINE_SIDE_PX = 16384
 
 
 def _check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
@@ -159,7 +166,24 @@ def _iter_raster(data: bytes, content_type: ContentType, max_pixels: int) -> Ite
                 raise UnreadableDocumentError(
                     f"{what} is damaged or truncated and cannot be decoded."
                 ) from exc
-            yield Page(number=number, image=page_image, dpi=_image_dpi(frame))
+            yield _fit_for_engine(Page(number=number, image=page_image, dpi=_image_dpi(frame)))
+
+
+def _fit_for_engine(page: Page) -> Page:
+    """``page`` with its image scaled down to :data:`ENGINE_SIDE_PX` a side (and its dpi with
+    it), when it is larger."""
+    image = page.image
+    if image is None or max(image.size) <= ENGINE_SIDE_PX:
+        return page
+    factor = ENGINE_SIDE_PX / max(image.size)
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    resized = image.resize(size, Image.Resampling.LANCZOS)
+    return Page(
+        number=page.number,
+        image=resized,
+        dpi=page.dpi * factor if page.dpi else None,
+        text_layer=page.text_layer,
+    )
 
 
 #: pdfium marks a word hyphenated at a line end with U+0002 where the hyphen was
@@ -184,14 +208,14 @@ def _substantial(text: str) -> bool:
 
 def render_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> float:
     """pdfium scale (pixels per point) for ``dpi``, lowered so the page fits ``max_pixels``
-    and :data:`MAX_SIDE_PX` a side."""
+    and :data:`ENGINE_SIDE_PX` a side."""
     scale = dpi / 72.0
     area = max(width_pt, 1.0) * max(height_pt, 1.0)
     if area * scale * scale > max_pixels:
         scale = math.sqrt(max_pixels / area) * 0.999
     longest = max(width_pt, height_pt, 1.0)
-    if longest * scale > MAX_SIDE_PX:
-        scale = MAX_SIDE_PX / longest * 0.999
+    if longest * scale > ENGINE_SIDE_PX:
+        scale = ENGINE_SIDE_PX / longest * 0.999
     return scale
 
 

@@ -157,10 +157,21 @@ def test_an_image_longer_than_the_engine_reads_is_too_large(size: tuple[int, int
 
 
 def test_a_long_pdf_page_is_rendered_to_fit_the_engine() -> None:
-    from ocr.pages import MAX_SIDE_PX, render_scale
+    from ocr.pages import ENGINE_SIDE_PX, render_scale
 
     scale = render_scale(612, 612 * 200, 300, 10**12)  # a 200-letter-pages-long page
-    assert 612 * 200 * scale <= MAX_SIDE_PX
+    assert 612 * 200 * scale <= ENGINE_SIDE_PX
+
+
+def test_a_very_wide_image_reaches_the_engine_at_16384_px_with_its_dpi_scaled() -> None:
+    """Tesseract 5.3 aborts the whole process on some pages near its 32,767 px limit."""
+    image = Image.new("L", (32_767, 400), 255)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", dpi=(600, 600))
+    [page] = pages(buffer.getvalue(), "image/png", limit=50_000_000)
+    assert page.image is not None
+    assert page.image.size == (16_384, 200)
+    assert page.dpi == pytest.approx(600 * 16_384 / 32_767, rel=1e-3)  # PNG keeps px/m
 
 
 def test_image_over_pixel_limit_is_too_large() -> None:

@@ -40,6 +40,7 @@ import functools
 import hashlib
 import io
 import itertools
+import logging
 import os
 import re
 import signal
@@ -61,6 +62,8 @@ from ocr.preprocess import PREPROCESS_VERSION, PreparedImage, looks_clean, prepa
 from ocr.quality import read_score
 from ocr.text import clean_paragraph
 from ocrpipe.events import Language, PageRead
+
+_log = logging.getLogger(__name__)
 
 TESSERACT_BIN = "tesseract"
 #: The engine's configured model; any other value is a fixed choice that disables detection.
@@ -414,15 +417,30 @@ class TesseractEngine:
         if scanned and _trusted(best):
             return best
         prepared = self._preprocessor(page.image, page.dpi)
-        candidate = self._ocr(prepared.image, prepared.dpi, lang, "prepared")
-        best = _better(best, candidate, FLIP_MARGIN if prepared.flipped else CANDIDATE_MARGIN)
+        candidate = self._candidate(prepared.image, prepared.dpi, lang, "prepared")
+        if candidate is not None:
+            margin = FLIP_MARGIN if prepared.flipped else CANDIDATE_MARGIN
+            best = _better(best, candidate, margin)
         if scanned or _trusted(best):
             # Binarisation is a remedy for photos (uneven light, noise); on a scan it only
             # turns dot leaders and fine print into more artefacts.
             return best
-        binarised = self._ocr(sauvola(prepared.image), prepared.dpi, lang, "sauvola")
+        binarised = self._candidate(sauvola(prepared.image), prepared.dpi, lang, "sauvola")
+        if binarised is None:
+            return best
         margin = FLIP_MARGIN if prepared.flipped and best.variant == "plain" else CANDIDATE_MARGIN
         return _better(best, binarised, margin)
+
+    def _candidate(
+        self, image: Image.Image, dpi: float, lang: str, variant: str
+    ) -> PageText | None:
+        """A candidate read, or None when the engine fails on it: a candidate is a try at
+        doing better than the plain read, never a reason to fail the page."""
+        try:
+            return self._ocr(image, dpi, lang, variant)
+        except EngineError as exc:
+            _log.warning("the %s read of a page failed; keeping the plain read: %s", variant, exc)
+            return None
 
     def _ocr(self, image: Image.Image, dpi: float, lang: str, variant: str) -> PageText:
         if self._pool is not None:

@@ -87,5 +87,5 @@ def webhook_destination(url: str, *, local_mode: bool) -> webhooks.WebhookDestin
         raise PermanentDeliveryError(str(exc)) from None
     except OSError as exc:  # socket.gaierror and friends
         raise TransientDeliveryError(
-            f"The webhook's host name could not be resolved ({type(exc).__name__}); will retry."
+            f"The webhook's host name could not be resolved ({type(exc).__name__})."
         ) from None

@@ -231,7 +231,7 @@ def post(
     if 200 <= status < 300:
         return status
     if status == 429 or status >= 500:
-        raise TransientDeliveryError(f"The webhook answered HTTP {status}; will retry.")
+        raise TransientDeliveryError(f"The webhook answered HTTP {status}.")
     raise PermanentDeliveryError(
         f"The webhook answered HTTP {status}; the delivery will not be retried."
     )

@@ -12,6 +12,7 @@ from ocr.engines.tesseract import (
     TesseractEngine,
     Word,
     fill_symbols,
+    join_splits,
     parse_tsv,
     run_tesseract,
 )
@@ -153,6 +154,40 @@ def test_fill_symbols_needs_the_same_spelling_and_the_same_place() -> None:
         _word("nome@host", 300, 90),  # a symbol, elsewhere on the line
     ]
     assert fill_symbols(portuguese, english, MISSING_SYMBOLS["por"]) == portuguese
+
+
+def test_join_splits_makes_an_identifier_the_page_model_broke_whole() -> None:
+    portuguese = [
+        _word("com", 0, 30),
+        _word('"dotg', 40, 50),
+        _word("Lob\u201d,", 92, 40),  # split at a letter, and an l read as L
+        _word("mkf", 0, 30, line=2),
+        _word("s", 32, 10, line=2),
+        _word("ext", 60, 30, line=2),
+        _word("4", 92, 10, line=2),
+    ]
+    english = [
+        _word("com", 0, 30),
+        _word('"dotglob\u201d,', 40, 92, conf=80.0),
+        _word("mkfs", 0, 42, line=2),
+        _word("ext4", 60, 42, line=2),
+    ]
+    joined = join_splits(portuguese, english)
+    assert [w.text for w in joined] == ["com", '"dotglob\u201d,', "mkfs", "ext4"]
+    assert joined[1].width == 92
+    assert joined[1].conf == 90.0  # the page model's own (lowest) confidence
+
+
+def test_join_splits_never_changes_a_letter_or_joins_across_lines() -> None:
+    portuguese = [_word("dotg", 0, 40), _word("lab", 42, 30), _word("x", 90, 10)]
+    english = [
+        _word("dotglob", 0, 72),  # "lab" is not "lob": a different reading, not a split
+        _word("xy", 90, 30),  # one word only: nothing to join
+    ]
+    assert join_splits(portuguese, english) == portuguese
+    across = [_word("mkf", 0, 30, line=1), _word("s", 0, 10, line=2)]
+    tall = Word("mkfs", 90.0, 0, 10, 30, 20, (1, 1, 1))  # a box over both lines
+    assert join_splits(across, [tall]) == across
 
 
 def test_portuguese_page_keeps_underscores_and_at_signs(render: Callable[..., Image.Image]) -> None:

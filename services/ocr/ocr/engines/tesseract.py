@@ -91,7 +91,7 @@ MISSING_SYMBOLS: dict[str, str] = {"por": "_@#{}\\~", "spa": "@#&{}\\~"}
 FILL_SIMILARITY = 0.8
 #: Version of how pages are read around the engine (candidates, symbol filling, clean-ups);
 #: part of the fingerprint, so cached texts read by older rules are read again.
-READ_RULES_VERSION = "3"
+READ_RULES_VERSION = "4"
 #: Language detection reads at most this many opening pages before it settles on English.
 DETECTION_PAGES = 3
 
@@ -315,6 +315,59 @@ def fill_symbols(words: Iterable[Word], english: Iterable[Word], missing: str) -
     return [w for w in out if w is not None]
 
 
+#: What may surround a word without being part of it, for :func:`join_splits`.
+_EDGE_PUNCTUATION = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb()[]{}<>,.;:!?"
+
+
+def join_splits(words: Iterable[Word], english: Iterable[Word]) -> list[Word]:
+    """``words`` with identifiers their model broke apart made whole from an English read.
+
+    The Portuguese and Spanish models, trained on prose, split words set in a monospace font
+    at a letter: ``mkfs`` reads ``mkf s``, ``dotglob`` ``dotg lob``, ``ext4`` ``ext 4``, while
+    the English model, which has seen code, reads them whole. Two or more neighbouring words
+    of one line whose boxes lie mostly inside one English word's box are joined when, put
+    together, they spell that English word (quotes and punctuation at its ends aside, and
+    letter case, which the English read then decides): the space the page's model added goes,
+    and no character it read changes but for its case."""
+    out: list[Word | None] = list(words)
+    for donor in english:
+        if not donor.area:
+            continue
+        covered = [
+            i
+            for i, w in enumerate(out)
+            if w is not None and w.area and donor.overlap(w) * 2 >= w.area
+        ]
+        if len(covered) < 2 or covered != list(range(covered[0], covered[-1] + 1)):
+            continue
+        parts = [w for i in covered if (w := out[i]) is not None]
+        joined = "".join(w.text for w in parts)
+        core = joined.strip(_EDGE_PUNCTUATION)
+        donor_core = donor.text.strip(_EDGE_PUNCTUATION)
+        if len({w.line for w in parts}) != 1 or not core:
+            continue
+        if core.casefold() != donor_core.casefold():
+            continue
+        if core != donor_core:  # a case the split also confused (``dotg Lob``): English's
+            start = joined.index(core)
+            joined = joined[:start] + donor_core + joined[start + len(core) :]
+        first = parts[0]
+        right = max(w.left + w.width for w in parts)
+        bottom = max(w.top + w.height for w in parts)
+        top = min(w.top for w in parts)
+        out[covered[0]] = replace(
+            first,
+            text=joined,
+            conf=min(w.conf for w in parts),
+            top=top,
+            width=right - first.left,
+            height=bottom - top,
+        )
+        for i in covered[1:]:
+            out[i] = None
+    return [w for w in out if w is not None]
+
+
 Preprocessor = Callable[[Image.Image, float | None], PreparedImage]
 
 _OSD_ROTATE = re.compile(r"Rotate:\s*(\d+)")
@@ -397,7 +450,9 @@ class TesseractEngine:
         if missing and read.words and read.image is not None:
             if english is None or english.variant != read.variant or not english.words:
                 english = self._ocr(read.image, read.dpi, DEFAULT_LANG, read.variant)
-            filled = page_text(fill_symbols(read.words, english.words, missing))
+            filled = page_text(
+                join_splits(fill_symbols(read.words, english.words, missing), english.words)
+            )
             read = replace(filled, variant=read.variant, source=read.source)
         # The image is needed only until here; a document's reads must not hold its pages.
         return replace(read, image=None)

@@ -57,6 +57,13 @@ OPENAPI_PATH = "/openapi.json"
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type"
 CORS_MAX_AGE_S = 300
 
+#: Handlers run one at a time. On AWS each concurrent request gets its own container; here
+#: they share one process, and powertools' resolvers keep the request being handled in a
+#: class attribute (``BaseRouter.current_event``) that every resolver instance shares: two
+#: concurrent ``POST /uploads`` read each other's bodies. Waitress still reads requests
+#: concurrently; only the (short) handler calls are serialised.
+_ONE_REQUEST_AT_A_TIME = threading.Lock()
+
 
 @dataclass(frozen=True)
 class Route:
@@ -190,7 +197,10 @@ class LocalHttpApi:
             route.function_name, timeout_s=API_TIMEOUT_S, account=self.account, region=self.region
         )
         try:
-            with faults.invocation(route.service, route.function_name, context.aws_request_id):
+            with (
+                _ONE_REQUEST_AT_A_TIME,
+                faults.invocation(route.service, route.function_name, context.aws_request_id),
+            ):
                 result = route.handler(event, context)
             response = http_response(result)
         except Exception:

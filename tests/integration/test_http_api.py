@@ -215,3 +215,44 @@ def test_openapi_is_served_at_its_path(cors_api: tuple[LocalHttpApi, Recorder]) 
         got = s.get(f"{server.url}/openapi.json", timeout=10)
     assert got.status_code == 200
     assert got.json() == {"openapi": "3.0.3", "paths": {"/uploads": {}}}
+
+
+def test_concurrent_requests_to_powertools_resolvers_each_read_their_own_body() -> None:
+    """Powertools keeps the current event in a class attribute every resolver shares; the
+    local API must not let two requests' handlers interleave (each would read the other's
+    body, as two concurrent ``POST /uploads`` once did)."""
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    def resolver_handler(path: str) -> Any:
+        app = APIGatewayHttpResolver()
+
+        @app.post(path)
+        def echo() -> dict[str, Any]:
+            first = app.current_event.json_body
+            time.sleep(0.02)  # let another request's handler run in between, if it may
+            return {"first": first, "second": app.current_event.json_body}
+
+        return lambda event, context: app.resolve(event, context)
+
+    server = LocalHttpApi(
+        [
+            Route("POST", "/echo", "a-test-api", resolver_handler("/echo")),
+            Route("POST", "/other", "b-test-api", resolver_handler("/other")),
+        ],
+        account="123456789012",
+        region="us-east-1",
+    )
+    server.start()
+    try:
+
+        def call(n: int) -> dict[str, Any]:
+            path = "/echo" if n % 2 else "/other"
+            answer = requests.post(f"{server.url}{path}", json={"n": n}, timeout=30)
+            return {"status": answer.status_code, **(answer.json() if answer.ok else {})}
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(call, range(24)))
+    finally:
+        server.stop()
+    for n, result in enumerate(results):
+        assert result == {"status": 200, "first": {"n": n}, "second": {"n": n}}

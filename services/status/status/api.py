@@ -9,9 +9,9 @@
   ``api`` link (the local runtime's kind; on AWS links are presigned S3 URLs).
 * ``GET /openapi.json`` -- this API described as OpenAPI 3, generated from the models below.
 
-Built on powertools' ``APIGatewayHttpResolver``; the resolver is made per call (the local
-runtime calls the handler from several threads, and the resolver keeps the current event).
-Refusals stay indistinct (see :mod:`status.access`).
+Built on powertools' ``APIGatewayHttpResolver``, which keeps the current event in a class
+attribute all resolvers share: the local runtime runs HTTP handlers one at a time for that
+reason (:mod:`ocrpipe_local.http_api`). Refusals stay indistinct (see :mod:`status.access`).
 """
 
 from __future__ import annotations

@@ -234,10 +234,12 @@ def write_outputs(
     text = s3.get_object(Bucket=text_loc.bucket, Key=text_loc.key)["Body"].read()
     result_loc = S3Location.parse(outcome.result_uri)
     result = json.loads(s3.get_object(Bucket=result_loc.bucket, Key=result_loc.key)["Body"].read())
+    # The result document as wordcount wrote it, less its internal s3:// address.
     words = {
         "document_id": outcome.document_id,
         "total_words": result.get("total_words", outcome.total_words),
         "unique_words": result.get("unique_words", outcome.unique_words),
+        **{k: v for k, v in result.items() if k not in ("document_id", "text_uri", "counts")},
         "counts": result.get("counts", {}),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -433,6 +435,7 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
             stage=args.stage,
             attachable=True,
             api_port=args.port,
+            api_host=args.host,
             consumers=args.consumer or (),
             workers=_worker_counts(args.workers),
             cors_origins=args.cors_origin or (),
@@ -440,6 +443,18 @@ def up(args: argparse.Namespace, out: TextIO) -> int:
         ) as stack:
             api = stack.api_url
             print(f"ocrpipe local stack is up (stage {stack.place.stage})", file=out)
+            print(f"  web page:   {api}/", file=out)
+            if stack.network_url is not None:
+                print(
+                    f"  from your phone (same network): {stack.network_url}/  -- anyone on "
+                    "the network can use it",
+                    file=out,
+                )
+            else:
+                print(
+                    "  (loopback only; `ocrpipe up --host 0.0.0.0` to open it from a phone)",
+                    file=out,
+                )
             print(
                 f"  API:        {api}  (POST /uploads, GET /documents, {api}/openapi.json)",
                 file=out,
@@ -916,6 +931,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("up", parents=[common], help="run the stack and API until Ctrl-C")
     u.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
+    u.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the API and web page listen on (default: loopback only; 0.0.0.0 lets "
+        "phones and laptops on your network open the page)",
+    )
     u.add_argument(
         "--cors-origin",
         action="append",

@@ -29,6 +29,8 @@ from ocrpipe.topology import (
 
 #: The repository's service folders (the runtime is installed from the workspace, editable).
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
+#: The web page's files, served by the local API at ``/`` (on AWS: the web stack).
+WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "public"
 
 
 def service_declarations(services_dir: Path | None = None) -> list[ServiceDeclaration]:

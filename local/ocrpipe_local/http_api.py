@@ -7,7 +7,10 @@ and passed to the route's handler; the handler's result becomes the HTTP respons
 As API Gateway's own features, not any handler's: CORS for the configured origins (preflight
 ``OPTIONS`` answered for every route's path, ``Access-Control-Allow-Origin`` on responses to
 an allowed ``Origin``), and ``GET /openapi.json``, the services' OpenAPI documents merged
-(on AWS each service's API serves its own).
+(on AWS each service's API serves its own). Two things CloudFront does on AWS (``web/``):
+the web page's files at ``/`` (``static_dir``), and the uploads bucket's presigned POSTs
+forwarded to the emulator (``upload_proxy``), so that a browser on another device -- which
+cannot reach the loopback emulator -- uploads through the one address it knows.
 
 The server is waitress, a production WSGI server, not the standard library's: probed as a
 hostile client would, ``http.server`` parsed an unread body sent to an unknown route as the
@@ -22,13 +25,17 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
 import re
+import socket
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, TextIO
 
+import requests
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -42,13 +49,18 @@ from ocrpipe_local.lambda_events import (
 
 log = logging.getLogger(__name__)
 
-#: Largest request body accepted (API Gateway's own limit is 10 MB).
+#: Largest request body a route accepts (API Gateway's own limit is 10 MB).
 MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Largest upload form forwarded to the emulator (ingest checks the real size limit after).
+MAX_UPLOAD_FORM_BYTES = 256 * 1024 * 1024
 API_TIMEOUT_S = 30
 #: Worker threads running handlers; connections beyond them wait in waitress' event loop.
 THREADS = 8
 #: A client that sends nothing for this long is disconnected.
 CHANNEL_TIMEOUT_S = 30
+
+ALL_ADDRESSES = ("0.0.0.0", "::", "")  # noqa: S104 (recognised, not bound to)
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1", "localhost")
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -56,6 +68,19 @@ OPENAPI_PATH = "/openapi.json"
 #: Request headers a cross-origin page may send (the services' serverless.yml allow the same).
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type"
 CORS_MAX_AGE_S = 300
+#: What the web page's files are served with (the web stack's CloudFront policy sets the same).
+STATIC_HEADERS = [
+    ("Cache-Control", "no-cache"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+]
+#: A forwarded upload's answer headers passed back to the browser.
+PROXY_ANSWER_HEADERS = ("content-type", "etag", "location")
 
 #: Handlers run one at a time. On AWS each concurrent request gets its own container; here
 #: they share one process, and powertools' resolvers keep the request being handled in a
@@ -119,8 +144,15 @@ class LocalHttpApi:
         output: TextIO | None = None,
         cors_origins: Sequence[str] = (),
         openapi: Callable[[], dict[str, Any]] | None = None,
+        static_dir: Path | None = None,
+        upload_proxy: Mapping[str, str] | None = None,
     ) -> None:
+        """``static_dir``: files served at ``/`` to ``GET`` requests no route takes (the web
+        page). ``upload_proxy``: request path -> emulator URL; a ``POST`` there is sent on
+        as it came (a presigned POST's multipart form) and the emulator's answer returned."""
         self.routes = routes
+        self.static_dir = static_dir.resolve() if static_dir is not None else None
+        self.upload_proxy = dict(upload_proxy or {})
         self.cors_origins = tuple(cors_origins)
         self.openapi = openapi
         self.account = account
@@ -132,7 +164,7 @@ class LocalHttpApi:
             port=port,
             threads=THREADS,
             channel_timeout=CHANNEL_TIMEOUT_S,
-            max_request_body_size=MAX_BODY_BYTES,
+            max_request_body_size=MAX_UPLOAD_FORM_BYTES if upload_proxy else MAX_BODY_BYTES,
             ident="ocrpipe-local",
             clear_untrusted_proxy_headers=True,
         )
@@ -140,7 +172,25 @@ class LocalHttpApi:
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.effective_host}:{self._server.effective_port}"
+        """Where this machine reaches the API (loopback when it listens on every address)."""
+        host = str(self._server.effective_host)
+        if host in ALL_ADDRESSES:
+            host = "127.0.0.1"
+        return f"http://{host}:{self._server.effective_port}"
+
+    @property
+    def listens_on_network(self) -> bool:
+        return str(self._server.effective_host) not in LOOPBACK_ADDRESSES
+
+    @property
+    def network_url(self) -> str | None:
+        """Where other devices reach the API, if it listens beyond loopback."""
+        if not self.listens_on_network:
+            return None
+        host = str(self._server.effective_host)
+        if host in ALL_ADDRESSES:
+            host = lan_address()
+        return f"http://{host}:{self._server.effective_port}"
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -175,12 +225,19 @@ class LocalHttpApi:
         if method in ("GET", "HEAD") and path == OPENAPI_PATH and self.openapi is not None:
             document = json.dumps(self.openapi(), ensure_ascii=False).encode("utf-8")
             return send(200, [("Content-Type", "application/json")], document)
+        if method == "POST" and path in self.upload_proxy:
+            return self._forward_upload(self.upload_proxy[path], environ, send)
         for route in self.routes:
             params = route.match(method, path)
             if params is not None:
                 break
         else:
+            static = self._static_file(path) if method in ("GET", "HEAD") else None
+            if static is not None:
+                return send(200, [*static[0], *STATIC_HEADERS], static[1])
             return send(404, [], b'{"message":"Not Found"}')
+        if int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+            return send(413, [], b'{"message":"Request Entity Too Large"}')
         body = environ["wsgi.input"].read()  # waitress has read and bounded it already
         event = http_api_event(
             method=method,
@@ -208,6 +265,38 @@ class LocalHttpApi:
             error = json.dumps({"message": "Internal Server Error"}).encode()
             return send(500, [], error)
         return send(response.status, response.headers, response.body)
+
+    def _static_file(self, path: str) -> tuple[list[tuple[str, str]], bytes] | None:
+        """The web page's file at ``path`` (``/`` is ``index.html``), never one outside it."""
+        if self.static_dir is None:
+            return None
+        relative = path.lstrip("/") or "index.html"
+        if relative.endswith("/"):
+            relative += "index.html"
+        candidate = (self.static_dir / relative).resolve()
+        if not candidate.is_relative_to(self.static_dir) or not candidate.is_file():
+            return None
+        kind = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
+            kind += "; charset=utf-8"
+        return [("Content-Type", kind)], candidate.read_bytes()
+
+    def _forward_upload(
+        self,
+        target: str,
+        environ: dict[str, Any],
+        send: Callable[[int, list[tuple[str, str]], bytes], list[bytes]],
+    ) -> list[bytes]:
+        """A presigned POST sent on to the emulator's bucket, unchanged."""
+        body = environ["wsgi.input"].read()
+        headers = {"Content-Type": str(environ.get("CONTENT_TYPE", ""))}
+        try:
+            answer = requests.post(target, data=body, headers=headers, timeout=API_TIMEOUT_S)
+        except requests.RequestException as exc:
+            log.warning("could not forward an upload to %s: %s", target, exc)
+            return send(502, [], b'{"message":"The storage emulator did not answer"}')
+        kept = [(k, v) for k, v in answer.headers.items() if k.lower() in PROXY_ANSWER_HEADERS]
+        return send(answer.status_code, kept, answer.content)
 
     def _cors_headers(self, origin: str) -> list[tuple[str, str]]:
         """What API Gateway adds for an allowed ``Origin`` (nothing for any other)."""
@@ -244,6 +333,16 @@ class LocalHttpApi:
                 ("Access-Control-Max-Age", str(CORS_MAX_AGE_S)),
             ]
         return send(204, headers, b"")
+
+
+def lan_address() -> str:
+    """This machine's address on its network (the one its default route leaves from)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent on a UDP connect
+            return str(probe.getsockname()[0])
+        except OSError:
+            return socket.gethostbyname(socket.gethostname())
 
 
 def _wsgi_path(environ: dict[str, Any]) -> str:

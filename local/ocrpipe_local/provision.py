@@ -317,11 +317,18 @@ def environment(
         env[f"OCRPIPE_{_env_part(service)}_BUCKET"] = bucket
         if bucket in provisioned.upload_buckets:
             env["OCRPIPE_UPLOADS_BUCKET"] = bucket
+            # Browsers upload through the local API, which forwards to the emulator.
+            env["OCRPIPE_UPLOAD_PROXY_PATH"] = upload_proxy_path(bucket)
     for service, table in provisioned.tables.items():
         env[f"OCRPIPE_{_env_part(service)}_TABLE"] = table
     for service, table in provisioned.idempotency_tables.items():
         env[f"OCRPIPE_{_env_part(service)}_IDEMPOTENCY_TABLE"] = table
     return env
+
+
+def upload_proxy_path(bucket: str) -> str:
+    """The local API path that forwards presigned POSTs to ``bucket`` (see http_api)."""
+    return f"/_s3/{bucket}"
 
 
 def _env_part(service: str) -> str:

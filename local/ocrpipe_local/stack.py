@@ -40,10 +40,16 @@ from ocrpipe.events import (
 from ocrpipe.topology import Place, ServiceDeclaration, Topology
 from ocrpipe_local import attach, durable, emulator, faults
 from ocrpipe_local.archive import ArchivedEvent, EventArchive
-from ocrpipe_local.discovery import discover, package_declarations
+from ocrpipe_local.discovery import WEB_DIR, discover, package_declarations
 from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
 from ocrpipe_local.http_api import LocalHttpApi, Route, parse_route
-from ocrpipe_local.provision import Provisioned, ProvisionedConsumer, Provisioner, environment
+from ocrpipe_local.provision import (
+    Provisioned,
+    ProvisionedConsumer,
+    Provisioner,
+    environment,
+    upload_proxy_path,
+)
 from ocrpipe_local.workers import Handler, QueueWorker, WorkerSpec, resolve_handler
 
 log = logging.getLogger("ocrpipe_local")
@@ -139,6 +145,7 @@ class LocalStack:
         consumers: Sequence[str] = (),
         workers: Mapping[str, int] | None = None,
         api_port: int = 0,
+        api_host: str = "127.0.0.1",
         retry_backoff_s: float = 1.0,
         poll_wait_s: int = 1,
         env: Mapping[str, str] | None = None,
@@ -147,7 +154,9 @@ class LocalStack:
         fault_plan: faults.FaultPlan | None = None,
     ) -> None:
         """``attachable``: other processes' commands may use this stack (``ocrpipe up``); a
-        command's own stack holds the data directory without inviting them. ``cors_origins``:
+        command's own stack holds the data directory without inviting them. ``api_host``: the
+        address the API (and the web page) binds to: loopback unless told otherwise
+        (``0.0.0.0`` lets phones on the network in). ``cors_origins``:
         browser origins allowed to call the API (``*`` for any), as API Gateway's CORS.
         ``fault_plan``: faults to inject while the stack runs (:mod:`ocrpipe_local.faults`)."""
         if not STAGE_PATTERN.fullmatch(stage):
@@ -168,6 +177,7 @@ class LocalStack:
         if unknown:
             raise ValueError(f"no such consumer(s) in the topology: {sorted(unknown)}")
         self.api_port = api_port
+        self.api_host = api_host
         self.cors_origins = tuple(cors_origins)
         self.retry_backoff_s = retry_backoff_s
         self.poll_wait_s = poll_wait_s
@@ -280,10 +290,16 @@ class LocalStack:
             routes,
             account=self.place.account,
             region=self.place.region,
+            host=self.api_host,
             port=self.api_port,
             output=self._output.file,
             cors_origins=self.cors_origins,
             openapi=self.openapi,
+            static_dir=WEB_DIR if WEB_DIR.is_dir() else None,
+            upload_proxy={
+                upload_proxy_path(bucket): f"{self.endpoint_url}/{bucket}"
+                for bucket in self.provisioned.upload_buckets
+            },
         )
         self._api.start()
         # Links to results point at this API (known once it listens); see ocrpipe.links.
@@ -466,6 +482,14 @@ class LocalStack:
         if self._api is None:
             raise StackError("the stack is not running")
         return self._api.url
+
+    @property
+    def network_url(self) -> str | None:
+        """The API's (and web page's) address for other devices, if it listens beyond
+        loopback (``api_host``)."""
+        if self._api is None:
+            raise StackError("the stack is not running")
+        return self._api.network_url
 
     @property
     def outbox_dir(self) -> Path:

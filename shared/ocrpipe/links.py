@@ -71,6 +71,18 @@ class LinkSettings(BaseSettings):
     link_secret: SecretStr | None = Field(default=None, description="HMAC key of api links.")
 
 
+def request_base_url(headers: Mapping[str, str] | None) -> str | None:
+    """The API address a request was sent to (``scheme://host[:port]``), from its ``Host``
+    (and ``X-Forwarded-Proto``) headers: what links and upload URLs made for that caller
+    point at, so a phone on the network gets an address it can reach. None without a Host."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    host = lowered.get("host")
+    if not host:
+        return None
+    scheme = lowered.get("x-forwarded-proto", "http").split(",")[0].strip()
+    return f"{scheme}://{host}"
+
+
 class LinkError(RuntimeError):
     """Links cannot be made as configured (e.g. api links without a secret or base URL)."""
 

@@ -11,7 +11,9 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -256,3 +258,103 @@ def test_concurrent_requests_to_powertools_resolvers_each_read_their_own_body() 
         server.stop()
     for n, result in enumerate(results):
         assert result == {"status": 200, "first": {"n": n}, "second": {"n": n}}
+
+
+class _Bucket(BaseHTTPRequestHandler):
+    """Stands in for the emulator's bucket endpoint: records what was forwarded."""
+
+    received: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, self.headers["Content-Type"], body))
+        self.send_response(204)
+        self.send_header("ETag", '"abc"')
+        self.send_header("X-Amz-Secret-Thing", "not passed on")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def web_api(tmp_path: Path) -> Iterator[tuple[LocalHttpApi, Path]]:
+    site = tmp_path / "site"
+    (site / "css").mkdir(parents=True)
+    (site / "index.html").write_text("<!doctype html><title>page</title>", encoding="utf-8")
+    (site / "css" / "app.css").write_text("body{}", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("outside the site", encoding="utf-8")
+    bucket = ThreadingHTTPServer(("127.0.0.1", 0), _Bucket)
+    threading.Thread(target=bucket.serve_forever, daemon=True).start()
+    _Bucket.received.clear()
+    recorder = Recorder()
+    server = LocalHttpApi(
+        [Route("GET", "/documents", "status-test-api", recorder)],
+        account="123456789012",
+        region="us-east-1",
+        static_dir=site,
+        upload_proxy={"/_s3/uploads": f"http://127.0.0.1:{bucket.server_port}/uploads"},
+    )
+    server.start()
+    yield server, site
+    server.stop()
+    bucket.shutdown()
+
+
+def test_the_web_page_is_served_at_the_root_and_nothing_outside_it(web_api) -> None:
+    server, _ = web_api
+    page = requests.get(f"{server.url}/", timeout=10)
+    assert page.status_code == 200
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.text.startswith("<!doctype html>")
+    css = requests.get(f"{server.url}/css/app.css", timeout=10)
+    assert css.headers["Content-Type"] == "text/css; charset=utf-8"
+    # Routes come first; what is neither a route nor a file is a 404.
+    assert requests.get(f"{server.url}/documents", timeout=10).status_code == 201
+    assert requests.get(f"{server.url}/nothing.js", timeout=10).status_code == 404
+    assert requests.post(f"{server.url}/index.html", timeout=10).status_code == 404
+    for sneaky in (b"/../secret.txt", b"/%2e%2e/secret.txt", b"/css/../../secret.txt"):
+        answer = raw(server, b"GET " + sneaky + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 404"), answer[:80]
+        assert b"outside the site" not in answer
+
+
+def test_a_presigned_post_is_forwarded_to_the_bucket_as_sent(web_api) -> None:
+    server, _ = web_api
+    answer = requests.post(
+        f"{server.url}/_s3/uploads",
+        data={"key": "uploads/x/a.png", "Content-Type": "image/png"},
+        files={"file": ("a.png", b"\x89PNG bytes", "image/png")},
+        timeout=10,
+    )
+    assert answer.status_code == 204
+    assert answer.headers["ETag"] == '"abc"'
+    assert "X-Amz-Secret-Thing" not in answer.headers
+    ((path, content_type, body),) = _Bucket.received
+    assert path == "/uploads"
+    assert content_type.startswith("multipart/form-data; boundary=")
+    assert b"uploads/x/a.png" in body
+    assert b"\x89PNG bytes" in body
+    # Only the configured path forwards, and only POST.
+    assert requests.post(f"{server.url}/_s3/other", data=b"x", timeout=10).status_code == 404
+    assert requests.get(f"{server.url}/_s3/uploads", timeout=10).status_code == 404
+
+
+def test_a_forwarded_upload_to_a_dead_emulator_is_a_502() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    server = LocalHttpApi(
+        [],
+        account="123456789012",
+        region="us-east-1",
+        upload_proxy={"/_s3/uploads": f"http://127.0.0.1:{dead}/uploads"},
+    )
+    server.start()
+    try:
+        answer = requests.post(f"{server.url}/_s3/uploads", data=b"form", timeout=30)
+    finally:
+        server.stop()
+    assert answer.status_code == 502
+    assert "emulator" in answer.json()["message"]

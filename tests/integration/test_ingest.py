@@ -141,14 +141,20 @@ def stack(session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -> It
 # -- helpers ----------------------------------------------------------------------------
 
 
-def http_event(body: Any, *, path: str = "/uploads", method: str = "POST") -> dict[str, Any]:
+def http_event(
+    body: Any,
+    *,
+    path: str = "/uploads",
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     raw = body if isinstance(body, str) else json.dumps(body)
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
+        "headers": headers or {"content-type": "application/json"},
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "api",
@@ -719,3 +725,20 @@ def test_language_named_at_upload_travels_to_ocr(stack: Stack) -> None:
     assert deliver(stack, object_created_bodies(stack)) == []
     [event] = published(stack)
     assert (event.detail_type, event.detail["language"]) == ("DocumentUploaded", "it")
+
+
+def test_upload_url_is_the_api_address_the_caller_used_when_uploads_go_through_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Locally a phone cannot reach the loopback emulator: the presigned POST goes to the
+    local API (which forwards it), at the address the phone used."""
+    on_aws = open_upload("a.png", "image/png", 10)["upload"]["url"]
+    assert "/_s3/" not in on_aws  # the bucket's own URL
+    monkeypatch.setenv("OCRPIPE_UPLOAD_PROXY_PATH", f"/_s3/{BUCKET}")
+    status, body = call_api(
+        {"filename": "a.png", "content_type": "image/png", "size_bytes": 10},
+        headers={"content-type": "application/json", "host": "192.168.1.20:8080"},
+    )
+    assert status == 201, body
+    assert body["upload"]["url"] == f"http://192.168.1.20:8080/_s3/{BUCKET}"
+    assert body["upload"]["fields"]["key"] == body["key"]

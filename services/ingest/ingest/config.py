@@ -27,6 +27,13 @@ class Settings(ValidationSettings):
     uploads_bucket: str = Field(min_length=3, description="Bucket uploads land in (ingest's).")
     ingest_table: str = Field(min_length=3, description="Pending uploads and their outcome.")
     presign_expiry_s: int = Field(default=30, ge=1, le=3600)
+    upload_proxy_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~/-]*)?$",
+        description="Locally: the path of the API that forwards presigned POSTs to the "
+        "uploads bucket; upload URLs then point at the API address the caller used (a phone "
+        "cannot reach the loopback emulator). Empty on AWS: the bucket's own URL.",
+    )
     notify_key_id: str = Field(
         min_length=1, description="KMS key (id, ARN or alias) that encrypts recipients."
     )

@@ -40,6 +40,7 @@ from ingest.validation import Limits
 from ocrpipe.aws import client
 from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope
+from ocrpipe.links import request_base_url
 
 logger = Logger(service="ingest")
 
@@ -100,12 +101,16 @@ def _build_api(get_settings: Callable[[], Settings]) -> APIGatewayHttpResolver:
         request = parse_upload_request(
             body, max_bytes=settings.max_upload_bytes, local_mode=settings.local_mode
         )
+        base = request_base_url(app.current_event.headers)
         ticket = open_upload(
             request,
             settings=settings,
             s3=client("s3"),
             kms=client("kms"),
             uploads=UploadsTable(client("dynamodb"), settings.ingest_table),
+            upload_url=f"{base}{settings.upload_proxy_path}"
+            if settings.upload_proxy_path and base
+            else None,
         )
         logger.info(
             "upload opened",

@@ -6,7 +6,7 @@ it may read the document's status). Only its SHA-256 is kept and sent on in inge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,10 @@ def open_upload(
     kms: KMSClient,
     uploads: UploadsTable,
     now: datetime | None = None,
+    upload_url: str | None = None,
 ) -> UploadTicket:
+    """``upload_url``: where the client sends the presigned POST, if not the bucket's own
+    URL (the local API's forwarding path)."""
     document_id = new_document_id()
     access_token = new_access_token()
     key = upload_key(document_id, request.filename)
@@ -83,6 +86,8 @@ def open_upload(
         max_bytes=settings.max_upload_bytes,
         expires_in_s=settings.presign_expiry_s,
     )
+    if upload_url:
+        presigned = replace(presigned, url=upload_url)
     return UploadTicket(
         document_id=document_id, key=key, upload=presigned, access_token=access_token
     )

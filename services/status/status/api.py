@@ -98,7 +98,10 @@ def build(
         shown = DocumentView.model_validate(record.public())
         if record.result_uri:
             made = links.for_document(
-                record.document_id, record.filename, record.files, base_url=_base_url(app)
+                record.document_id,
+                record.filename,
+                record.files,
+                base_url=links_mod.request_base_url(app.current_event.headers),
             )
             shown.links = made.links
             shown.links_expire_at = datetime.fromtimestamp(made.expires_at, UTC)
@@ -191,16 +194,6 @@ def openapi_schema(app: APIGatewayHttpResolver) -> dict[str, Any]:
         security_schemes={"bearer": HTTPBearer(description="A document's access token")},
     ).model_dump(mode="json", by_alias=True, exclude_none=True)
     return schema
-
-
-def _base_url(app: APIGatewayHttpResolver) -> str | None:
-    """The API address the caller used (``api`` links point back at it)."""
-    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
-    host = headers.get("host")
-    if not host:
-        return None
-    scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
-    return f"{scheme}://{host}"
 
 
 def _ok(body: dict[str, Any]) -> Response[Any]:

@@ -133,6 +133,15 @@ if [ -f services/ocr/serverless.yml ]; then
   cp build/ocr-tesseract/cloudformation-template-update-stack.json "$OUT/ocr-tesseract.json"
 fi
 
+# The web stack (no code: a bucket, CloudFront, the page's routes to the two APIs), with
+# placeholder API URLs; serverless-compose.yml or scripts/deploy-web.py give the real ones.
+if [ -f web/serverless.yml ]; then
+  package_one web web --param="ingestApiUrl=https://ingest0000.execute-api.${REGION}.amazonaws.com" \
+    --param="statusApiUrl=https://status0000.execute-api.${REGION}.amazonaws.com" | tee -a "$tmp/results"
+  grep -q "web ok" "$tmp/results" || { tail -30 "$LOGS/web.log"; die "packaging failed"; }
+  cp web/.serverless/cloudformation-template-update-stack.json "$OUT/web.json"
+fi
+
 "$PY" - "$OUT" "$STAGE" "$REGION" <<'EOF'
 import json, pathlib, sys
 out, stage, region = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]

@@ -276,10 +276,7 @@ class LocalHttpApi:
         candidate = (self.static_dir / relative).resolve()
         if not candidate.is_relative_to(self.static_dir) or not candidate.is_file():
             return None
-        kind = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
-        if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
-            kind += "; charset=utf-8"
-        return [("Content-Type", kind)], candidate.read_bytes()
+        return [("Content-Type", static_content_type(candidate))], candidate.read_bytes()
 
     def _forward_upload(
         self,
@@ -333,6 +330,14 @@ class LocalHttpApi:
                 ("Access-Control-Max-Age", str(CORS_MAX_AGE_S)),
             ]
         return send(204, headers, b"")
+
+
+def static_content_type(path: Path) -> str:
+    """What a page's file is served as (here, and from the web stack's bucket)."""
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
+        kind += "; charset=utf-8"
+    return kind
 
 
 def lan_address() -> str:

@@ -146,6 +146,7 @@ class Browser:
         path = SHOTS / f"{name}.png"
         driver.save_screenshot(str(path))
         driver.set_window_size(*DESKTOP)
+        time.sleep(0.3)
         return path
 
 

@@ -22,7 +22,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browser.conftest import DESKTOP, DOCUMENTS, PHONE, Browser, Running
+from tests.browser.conftest import DESKTOP, DOCUMENTS, PHONE, SHOTS, Browser, Running
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -141,6 +141,8 @@ def test_two_documents_and_a_corrupt_file_show_the_counts_ocrpipe_process_gives(
         if path == CLEAN:
             browser.screenshot("results-desktop", DESKTOP)
             browser.screenshot("results-phone", PHONE)
+            # The results card alone (the README's picture: docs/images/web-results.png).
+            browser.driver.find_element(By.ID, "result").screenshot(str(SHOTS / "results-card.png"))
 
     # The CSV download of the last document opened: every word with its count.
     for old in browser.downloads.iterdir():

@@ -56,6 +56,10 @@ log "building a fresh Debian $SUITE root (mmdebstrap --variant=apt) with the REA
 mmdebstrap --quiet --variant=apt --include=make,git "$SUITE" "$ROOT" >"$LOGS/mmdebstrap.log" 2>&1 ||
   { cat "$LOGS/mmdebstrap.log"; die "mmdebstrap failed"; }
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# Every installed or container Debian has an /etc/hosts naming localhost (the installer writes
+# it, container runtimes mount one); mmdebstrap leaves none, and without it "localhost" does
+# not resolve (chromedriver's clients connect to localhost). Write the installer's.
+[ -e "$ROOT/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
 # The machine's network trust: its own CA certificates (kept by update-ca-certificates when the
 # bootstrap installs ca-certificates), the bundle the TLS variables name, and those variables.
 if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then

@@ -169,6 +169,7 @@ class LocalHttpApi:
             clear_untrusted_proxy_headers=True,
         )
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -203,12 +204,21 @@ class LocalHttpApi:
         server's own loop thread, and let running requests finish: ``close()`` alone leaves
         the loop serving open connections until they time out."""
         server = self._server
+        if self._stopped:
+            return
+        self._stopped = True
         if self._thread is not None and self._thread.is_alive():
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            try:
+                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            except OSError as exc:
+                # The loop's wake-up pipe is gone (seen once, under load, at SIGTERM): close
+                # from here instead; the loop ends when its map is empty.
+                log.warning("HTTP API loop could not be woken (%s); closing it directly", exc)
+                wasyncore.close_all(server._map, ignore_all=True)
             self._thread.join(timeout=10)
             self._thread = None
         else:
-            wasyncore.close_all(server._map)
+            wasyncore.close_all(server._map, ignore_all=True)
         server.task_dispatcher.shutdown(timeout=5)
 
     def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -358,3 +358,25 @@ def test_a_forwarded_upload_to_a_dead_emulator_is_a_502() -> None:
         server.stop()
     assert answer.status_code == 502
     assert "emulator" in answer.json()["message"]
+
+
+def test_stop_still_closes_the_server_when_its_wake_up_pipe_is_gone() -> None:
+    """Seen once under load at SIGTERM: waitress' trigger pipe was closed, pull_trigger
+    raised EBADF and ``ocrpipe up`` exited 1 instead of finishing its documents."""
+    import os
+
+    server = LocalHttpApi(
+        [Route("POST", "/uploads", "ingest-test-api", Recorder())],
+        account="123456789012",
+        region="us-east-1",
+    )
+    server.start()
+    host, port = server.url.removeprefix("http://").split(":")
+    os.close(server._server.trigger.trigger)  # the write end the stop wakes the loop with
+    server.stop()
+    server.stop()  # twice is harmless
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection((host, int(port)), timeout=2),
+    ):
+        pass

@@ -1,6 +1,6 @@
 // ocrpipe's web page: upload documents, follow each one's stage, show its word counts.
 //
-// It talks to the same HTTP API as every other client (docs/api.md): POST /uploads opens an
+// It talks to the same HTTP API as every other client (/openapi.json): POST /uploads opens an
 // upload (a presigned POST and the document's access token), GET /documents/{id} with that
 // token gives the stage, totals and short-lived links to the text and counts. The page is
 // served from the API's own origin (the local API at "/", CloudFront on AWS routing

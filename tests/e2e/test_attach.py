@@ -188,11 +188,9 @@ def test_a_command_attached_to_a_stack_that_dies_says_so(data: Path, tmp_path: P
     assert "attached to the stack" in first, first
     time.sleep(1.0)
     up.send_signal(signal.SIGKILL)
-    started = time.monotonic()
-    rest, _ = command.communicate(timeout=60)
+    rest, _ = command.communicate(timeout=60)  # not the command's own 300 s timeout
     output = first + rest
     assert command.returncode == 1, output
-    assert time.monotonic() - started < 30  # not the 300 s timeout
     assert "attached to stopped before the document finished" in output.replace("\n", " ")
 
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from ocrpipe import words as rule
 from ocrpipe.words import (
-    WORD_RULE_VERSION,
     count_chunks,
     count_words,
     join_line_hyphens,
@@ -23,10 +22,6 @@ from ocrpipe.words import (
 
 def counts(text: str) -> dict[str, int]:
     return dict(count_words(text).counts)
-
-
-def test_version_is_recorded() -> None:
-    assert WORD_RULE_VERSION == "2"
 
 
 @pytest.mark.parametrize(

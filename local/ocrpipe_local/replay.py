@@ -37,7 +37,7 @@ from moto.events.models import EventPattern
 
 from ocrpipe.events import (
     EVENTS_BY_DETAIL_TYPE,
-    TERMINAL_PIPELINE_EVENTS,
+    OUTCOME_EVENTS,
     DocumentUploaded,
     OcrCompleted,
 )
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from ocrpipe_local.stack import LocalStack
 
 #: Events notify tells a person about; ``--renotify`` marks these.
-OUTCOME_DETAIL_TYPES = frozenset(e.DETAIL_TYPE for e in TERMINAL_PIPELINE_EVENTS)
+OUTCOME_DETAIL_TYPES = frozenset(e.DETAIL_TYPE for e in OUTCOME_EVENTS)
 #: EventBridge's rule for replay names.
 REPLAY_NAME = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")

@@ -25,15 +25,15 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ocrpipe import aws
+from ocrpipe import aws, container
 from ocrpipe.events import (
-    TERMINAL_PIPELINE_EVENTS,
+    OUTCOME_EVENTS,
     NotificationFailed,
     NotificationSent,
 )
@@ -69,7 +69,7 @@ FUNCTION_ENV_DEFAULTS = {
     "OMP_THREAD_LIMIT": "1",
 }
 
-TERMINAL = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in TERMINAL_PIPELINE_EVENTS)
+TERMINAL = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in OUTCOME_EVENTS)
 NOTIFIED = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in (NotificationSent, NotificationFailed))
 
 _active_lock = threading.Lock()
@@ -280,12 +280,6 @@ class LocalStack:
         if self.fault_plan is not None:
             faults.install(self.fault_plan)
             log.warning("fault injection on: %s", self.fault_plan.describe())
-        for name, consumer in self.provisioned.consumers.items():
-            self._start_workers(consumer, handlers[name])
-        self._supervisor = threading.Thread(
-            target=self._supervise, name="ocrpipe-supervisor", daemon=True
-        )
-        self._supervisor.start()
         self._api = LocalHttpApi(
             routes,
             account=self.place.account,
@@ -304,6 +298,15 @@ class LocalStack:
         self._api.start()
         # Links to results point at this API (known once it listens); see ocrpipe.links.
         self._remember(emulator.apply_environment({"OCRPIPE_PUBLIC_API_URL": self._api.url}))
+        # The handlers build their settings and clients once per container: from here on
+        # (the environment is whole), as Lambda would after a deploy.
+        container.cold_start()
+        for name, consumer in self.provisioned.consumers.items():
+            self._start_workers(consumer, handlers[name])
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="ocrpipe-supervisor", daemon=True
+        )
+        self._supervisor.start()
         self._claim.publish(
             attach.RuntimeInfo(
                 pid=os.getpid(),
@@ -354,6 +357,7 @@ class LocalStack:
         if self._saved_env:
             emulator.apply_environment(self._saved_env)
             self._saved_env = {}
+        container.cold_start()  # nothing built for this stack outlives it
         self._stop_runtime_log()
         self._running = False
         if self._claim is not None:
@@ -578,6 +582,7 @@ class LocalStack:
         added = {k: v for k, v in added.items() if k not in self.extra_env}
         self.provisioned.env.update(added)
         self._remember(emulator.apply_environment(dict(added)))
+        container.cold_start()  # every handler sees the new environment from now on
 
         handler = _load_handler(name, spec.handler)
         routes = [
@@ -617,8 +622,10 @@ class LocalStack:
         timeout: float,
         *,
         notified: Collection[str] = (),
+        on_event: Callable[[ArchivedEvent], None] | None = None,
     ) -> dict[str, list[ArchivedEvent]]:
-        """Each document's events once all reached an outcome (or ``timeout`` passed).
+        """Each document's events once all reached an outcome (or ``timeout`` passed);
+        ``on_event`` is called with each of their events as it arrives (within a second).
 
         A document is done at its first terminal pipeline event (WordsCounted,
         DocumentRejected, OcrFailed) and, for ids in ``notified``, a NotificationSent/Failed.
@@ -641,9 +648,21 @@ class LocalStack:
 
         deadline = time.monotonic() + timeout
         quiet = 0
+        told: dict[str, int] = {}
+
+        def tell() -> None:
+            if on_event is None or self.archive is None:
+                return
+            for document_id, events in self.archive.for_documents(ids).items():
+                for event in events[told.get(document_id, 0) :]:
+                    on_event(event)
+                told[document_id] = len(events)
+
         while True:
             remaining = deadline - time.monotonic()
-            if self.archive.wait_until(all_done, max(0.0, min(remaining, 1.0))):
+            finished = self.archive.wait_until(all_done, max(0.0, min(remaining, 1.0)))
+            tell()
+            if finished:
                 break
             if remaining <= 0:
                 break
@@ -681,11 +700,21 @@ class LocalStack:
             )
         return depths
 
-    def drain(self, timeout: float = 60.0, *, settle_checks: int = 2) -> bool:
-        """Wait until every (non-dead-letter) queue is empty and every worker idle."""
+    def drain(
+        self,
+        timeout: float = 60.0,
+        *,
+        settle_checks: int = 2,
+        on_depths: Callable[[dict[str, int]], None] | None = None,
+    ) -> bool:
+        """Wait until every (non-dead-letter) queue is empty and every worker idle;
+        ``on_depths`` is told the messages left per queue as it goes."""
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline:
+            if on_depths is not None:
+                depths = self.queue_depths()
+                on_depths({name: d.total for name, d in depths.items() if not d.is_dlq})
             if self.is_idle():
                 quiet += 1
                 if quiet >= settle_checks:

@@ -49,6 +49,13 @@ def client(service_name: str) -> Any:
         return found
 
 
+def forget_clients() -> None:
+    """Drop the shared clients (the next :func:`client` call makes new ones): for a new
+    environment, e.g. another endpoint or region (:func:`ocrpipe.container.cold_start`)."""
+    with _lock:
+        _clients.clear()
+
+
 #: Error codes AWS answers for throttling (HTTP 400 or 429, so the status alone misses them).
 THROTTLING_CODES = frozenset(
     {

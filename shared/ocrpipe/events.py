@@ -47,6 +47,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: What became of a document: its words were counted, its upload was refused, or it failed.
+OutcomeName = Literal["counted", "rejected", "failed"]
+
+
 class Recipient(BaseModel):
     """Where to deliver the result, encrypted so that only notify can read it.
 
@@ -173,6 +177,7 @@ class DocumentRejected(IngestEvent):
 
     SOURCE: ClassVar[str] = "ocrpipe.ingest"
     DETAIL_TYPE: ClassVar[str] = "DocumentRejected"
+    OUTCOME: ClassVar[OutcomeName] = "rejected"
 
     source_uri: S3Uri
     reason_code: RejectionReason
@@ -239,6 +244,7 @@ class OcrFailed(DomainEvent):
 
     SOURCE: ClassVar[str] = "ocrpipe.ocr"
     DETAIL_TYPE: ClassVar[str] = "OcrFailed"
+    OUTCOME: ClassVar[OutcomeName] = "failed"
 
     reason_code: OcrFailureReason
     reason: str = Field(min_length=1)
@@ -257,6 +263,7 @@ class WordCountFailed(DomainEvent):
 
     SOURCE: ClassVar[str] = "ocrpipe.wordcount"
     DETAIL_TYPE: ClassVar[str] = "WordCountFailed"
+    OUTCOME: ClassVar[OutcomeName] = "failed"
 
     reason_code: WordCountFailureReason
     reason: str = Field(min_length=1)
@@ -275,6 +282,7 @@ class WordsCounted(DomainEvent):
 
     SOURCE: ClassVar[str] = "ocrpipe.wordcount"
     DETAIL_TYPE: ClassVar[str] = "WordsCounted"
+    OUTCOME: ClassVar[OutcomeName] = "counted"
 
     text_uri: S3Uri
     result_uri: S3Uri
@@ -340,9 +348,10 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
 
 EVENTS_BY_DETAIL_TYPE: dict[str, type[DomainEvent]] = {e.DETAIL_TYPE: e for e in EVENT_TYPES}
 
-#: Events after which nothing more will happen in the pipeline for a document
-#: (apart from notify telling the person).
-TERMINAL_PIPELINE_EVENTS: tuple[type[DomainEvent], ...] = (
+#: The events that end a document's journey through the pipeline (apart from notify telling
+#: the person), each with its outcome (``OUTCOME``): what notify says, what status shows.
+OutcomeEvent = WordsCounted | DocumentRejected | OcrFailed | WordCountFailed
+OUTCOME_EVENTS: tuple[type[OutcomeEvent], ...] = (
     WordsCounted,
     DocumentRejected,
     OcrFailed,

@@ -11,7 +11,7 @@ the event id) when the event asks to be processed again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -19,6 +19,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotentHookFunction,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
 
 from ocrpipe import aws
 from ocrpipe.envelope import Envelope
@@ -26,6 +28,8 @@ from ocrpipe.envelope import Envelope
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CompletingPersistenceLayer(DynamoDBPersistenceLayer):
@@ -47,35 +51,48 @@ class CompletingPersistenceLayer(DynamoDBPersistenceLayer):
         super()._delete_record(data_record)
 
 
-def once_per_key(
-    *,
-    table_name: str,
-    key_prefix: str,
-    key_jmespath: str,
-    data_keyword_argument: str,
-    expires_after_seconds: int,
-    context: LambdaContext | None,
-    on_duplicate: IdempotentHookFunction | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A decorator making a function run once per key (its stored result is returned after)."""
-    config = IdempotencyConfig(
-        event_key_jmespath=key_jmespath,
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=expires_after_seconds,
-        response_hook=on_duplicate,
-    )
-    if context is not None:
-        config.register_lambda_context(context)
-    persistence = CompletingPersistenceLayer(
-        table_name=table_name, boto3_client=aws.client("dynamodb")
-    )
-    decorator: Callable[[Callable[..., Any]], Callable[..., Any]] = idempotent_function(
-        data_keyword_argument=data_keyword_argument,
-        persistence_store=persistence,
-        config=config,
-        key_prefix=key_prefix,
-    )
-    return decorator
+class OncePerKey:
+    """Run a function once per key (its stored result is returned after), configured once
+    per container: ``step = OncePerKey(...)``, ``@step`` on the function, and
+    ``step.register(context)`` on each invocation (:class:`ocrpipe.container.Consumer`
+    does), so an in-progress record expires with the invocation's remaining time. A
+    function returning a pydantic model names it as ``result_model``: a duplicate call
+    gets the model back."""
+
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        key_prefix: str,
+        key_jmespath: str,
+        data_keyword_argument: str,
+        expires_after_seconds: int,
+        on_duplicate: IdempotentHookFunction | None = None,
+        result_model: type[BaseModel] | None = None,
+    ) -> None:
+        self.config = IdempotencyConfig(
+            event_key_jmespath=key_jmespath,
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=expires_after_seconds,
+            response_hook=on_duplicate,
+        )
+        self._decorator = idempotent_function(
+            data_keyword_argument=data_keyword_argument,
+            persistence_store=CompletingPersistenceLayer(
+                table_name=table_name, boto3_client=aws.client("dynamodb")
+            ),
+            config=self.config,
+            key_prefix=key_prefix,
+            output_serializer=PydanticSerializer(result_model) if result_model else None,
+        )
+
+    def __call__(self, function: F) -> F:
+        decorated: F = self._decorator(function)
+        return decorated
+
+    def register(self, context: LambdaContext | None) -> None:
+        if context is not None:
+            self.config.register_lambda_context(context)
 
 
 def processing_round(envelope: Envelope, *, again: bool) -> str:

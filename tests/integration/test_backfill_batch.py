@@ -20,6 +20,7 @@ from moto import mock_aws
 import ocrpipe.aws
 from ingest.backfill import backfill_document_id
 from ingest.handlers import on_batch_operation
+from ocrpipe import container
 from ocrpipe_local.lambda_events import LocalLambdaContext
 from tests import lambda_shapes
 
@@ -49,7 +50,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OCRPIPE_LOCAL_MODE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(ocrpipe.aws, "_clients", {})
+    container.cold_start()  # no client bound to another test's mock
     with mock_aws():
         s3 = boto3.client("s3")
         sqs = boto3.client("sqs")

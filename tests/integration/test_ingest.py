@@ -31,6 +31,7 @@ from ingest.intake import IntakeOutcome, UploadIntake
 from ingest.s3_events import ObjectCreated
 from ingest.uploads_table import UploadBusyError, UploadsTable, UploadStatus
 from ingest.validation import Limits
+from ocrpipe import container
 from ocrpipe.bus import EventPublisher, PublishError
 from ocrpipe.envelope import Envelope
 from ocrpipe.events import DocumentRejected, DocumentUploaded
@@ -83,7 +84,7 @@ def session() -> Iterator[boto3.session.Session]:
             patch.setenv(name, value)
         for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
             patch.delenv(name, raising=False)
-        patch.setattr(ocrpipe.aws, "_clients", {})
+        container.cold_start()  # no client bound to another test's mock
         yield boto3.session.Session()
 
 
@@ -735,6 +736,7 @@ def test_upload_url_is_the_api_address_the_caller_used_when_uploads_go_through_i
     on_aws = open_upload("a.png", "image/png", 10)["upload"]["url"]
     assert "/_s3/" not in on_aws  # the bucket's own URL
     monkeypatch.setenv("OCRPIPE_UPLOAD_PROXY_PATH", f"/_s3/{BUCKET}")
+    container.cold_start()  # the same function, deployed with the proxy setting
     status, body = call_api(
         {"filename": "a.png", "content_type": "image/png", "size_bytes": 10},
         headers={"content-type": "application/json", "host": "192.168.1.20:8080"},

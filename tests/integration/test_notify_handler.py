@@ -21,6 +21,7 @@ from moto import mock_aws
 from moto.ses.models import ses_backends
 
 from notify import handlers, webhook
+from ocrpipe import container
 from ocrpipe.events import (
     DocumentRejected,
     DomainEvent,
@@ -438,6 +439,7 @@ def test_publish_failure_after_sending_retries_without_sending_again(
     assert len(cloud.sent()) == 1
 
     monkeypatch.setenv("OCRPIPE_BUS_NAME", BUS)
+    container.cold_start()  # the function redeployed with the right bus: new containers
     assert handle(event) == {"batchItemFailures": []}
     assert len(cloud.sent()) == 1  # not sent twice
     assert [p["detail-type"] for p in cloud.published()] == ["NotificationSent"]

@@ -17,7 +17,7 @@ from moto import mock_aws
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.errors import ENGINE_FAILED
-from ocrpipe import aws
+from ocrpipe import aws, container
 from ocrpipe.events import DocumentUploaded, Recipient
 from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, queue_arn, sqs_event
@@ -89,7 +89,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        aws._clients.clear()  # clients made outside this mock must not be reused
+        container.cold_start()  # clients made outside this mock must not be reused
         s3, sqs, events, ddb = (aws.client(n) for n in ("s3", "sqs", "events", "dynamodb"))
         s3.create_bucket(Bucket=UPLOADS)
         s3.create_bucket(Bucket=OCR_BUCKET)
@@ -112,7 +112,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         )
         events.put_targets(Rule="capture-ocr", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
         yield Stack(s3=s3, sqs=sqs, capture_url=url)
-        aws._clients.clear()
+        container.cold_start()
 
 
 def uploaded_event(

@@ -28,7 +28,7 @@ from PIL import Image
 
 from ocr.engines.textract import TextractEngine
 from ocr.textract_jobs import client_request_token
-from ocrpipe import aws
+from ocrpipe import aws, container
 from ocrpipe.events import DocumentUploaded, Recipient
 from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, queue_arn, received_event
@@ -164,7 +164,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> It
     monkeypatch.setattr(TextractBackend, "BLOCKS", [])
     monkeypatch.setattr(TextractBackend, "JOB_STATUS", "SUCCEEDED")
     with mock_aws():
-        aws._clients.clear()  # clients made outside this mock must not be reused
+        container.cold_start()  # clients made outside this mock must not be reused
         s3, sqs, events, ddb, sns = (
             aws.client(n) for n in ("s3", "sqs", "events", "dynamodb", "sns")
         )
@@ -208,7 +208,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> It
             ocr_queue_url=ocr_url,
             completion_url=completion_url,
         )
-        aws._clients.clear()
+        container.cold_start()
 
 
 def uploaded(

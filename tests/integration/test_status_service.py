@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from ocrpipe import aws, events, topology
+from ocrpipe import aws, container, events, topology
 from ocrpipe.bus import EventPublisher
 from status import api as status_api
 from status import handlers
@@ -172,7 +172,7 @@ def stack(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("OCRPIPE_STATUS_RETENTION_DAYS", raising=False)
-    monkeypatch.setattr(aws, "_clients", {})  # clients bound to this test's mock
+    container.cold_start()  # clients bound to this test's mock
     with mock_aws():
         yield Stack()
 
@@ -328,7 +328,7 @@ def test_bad_messages_succeed_and_only_transient_failures_are_retried(stack, mon
     monkeypatch.setattr(
         handlers,
         "_store",
-        lambda settings: StatusStore(ThrottlingDynamoDB(), settings.status_table),  # type: ignore[arg-type]
+        lambda: StatusStore(ThrottlingDynamoDB(), TABLE),  # type: ignore[arg-type]
     )
     response = handlers.on_event(batch, lambda_context(FUNCTION))
 

@@ -27,12 +27,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ingest.intake import outcome_event
 from ingest.validation import Limits, check_document
+from ocrpipe import aws
 from ocrpipe.bus import EventPublisher, PublishError
 from ocrpipe.events import DocumentRejected, DocumentUploaded
 from ocrpipe.storage import S3Location, decode_event_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from ingest.config import ValidationSettings
 
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
 #: Longest ``filename`` an event carries.
@@ -99,6 +102,15 @@ class Backfiller:
         self._limits = limits
         self._publisher = publisher
         self._reocr = reocr
+
+    @classmethod
+    def from_settings(cls, settings: ValidationSettings, *, reocr: bool = False) -> Backfiller:
+        return cls(
+            s3=aws.client("s3"),
+            limits=settings.limits(),
+            publisher=EventPublisher(aws.client("events"), settings.bus_name),
+            reocr=reocr,
+        )
 
     def check(
         self, bucket: str, key: str, *, version_id: str | None = None
@@ -213,6 +225,13 @@ def failure_code(exc: Exception) -> str | None:
     if isinstance(exc, (BotoCoreError, PublishError)):
         return TEMPORARY_FAILURE
     return None
+
+
+def reocr_requested(event: dict[str, Any]) -> bool:
+    """Whether a Batch Operations job asks ocr to read its documents again
+    (``job.userArguments.reocr``, schema 2.0)."""
+    user_arguments = (event.get("job") or {}).get("userArguments") or {}
+    return str(user_arguments.get("reocr", "")).lower() in ("1", "true", "yes")
 
 
 def run_batch_operation(event: dict[str, Any], backfiller: Backfiller) -> dict[str, Any]:

@@ -46,6 +46,8 @@ from ocrpipe.storage import S3Location
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from ingest.config import Settings
+
 logger = Logger(service="ingest", child=True)
 
 #: How long a worker owns an upload it is checking; longer than any check takes, shorter
@@ -144,6 +146,17 @@ class UploadIntake:
         self._limits = limits
         self._lease_s = lease_s
         self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadIntake:
+        return cls(
+            s3=aws.client("s3"),
+            uploads=UploadsTable(aws.client("dynamodb"), settings.ingest_table),
+            publisher=EventPublisher(aws.client("events"), settings.bus_name),
+            bucket=settings.uploads_bucket,
+            limits=settings.limits(),
+            upload_window_s=settings.presign_expiry_s + EXPIRY_GRACE_S,
+        )
 
     def handle(self, created: ObjectCreated) -> IntakeOutcome:
         if created.bucket != self._bucket:

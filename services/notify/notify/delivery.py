@@ -1,23 +1,31 @@
 """Delivering one outcome to the person: decrypt the address, send, say how it went.
 
-:func:`deliver` returns a small record of what happened (kept by the idempotency layer, so
-it must not contain the address) or raises a transient error for the queue to retry.
-:func:`announcement` turns that record into the ``NotificationSent`` or
+:func:`deliver` returns a record of what happened (:class:`Delivery`, kept by the
+idempotency layer, so it must not contain the address) or raises a transient error for the
+queue to retry; :meth:`Delivery.announcement` is the ``NotificationSent`` or
 ``NotificationFailed`` event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
 
 from notify import mail, messages, webhook
 from notify.errors import PermanentDeliveryError, TransientDeliveryError
-from notify.outcomes import OutcomeEvent, outcome_of, summary
+from notify.outcomes import outcome_of, summary
 from notify.recipients import check_email_address, decrypt_address, webhook_destination
-from ocrpipe.events import NotificationFailed, NotificationSent, WordsCounted
+from ocrpipe import aws
+from ocrpipe.events import (
+    NotificationFailed,
+    NotificationSent,
+    OutcomeEvent,
+    OutcomeName,
+    WordsCounted,
+)
 from ocrpipe.links import Links
 from ocrpipe.storage import S3Location
 
@@ -27,6 +35,8 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ses import SESClient
+
+    from notify.config import Settings
 
 RESULT_GONE_NOTE = "The full count is no longer available to attach."
 
@@ -44,6 +54,19 @@ class DeliveryContext:
     local_mode: bool = False
     #: Makes the links a webhook delivery carries to the results (``ocrpipe.links``).
     links: Links | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, links: Links | None = None) -> DeliveryContext:
+        return cls(
+            kms=aws.client("kms"),
+            ses=aws.client("ses"),
+            s3=aws.client("s3"),
+            sender_email=settings.sender_email,
+            webhook_secret=settings.webhook_secret.get_secret_value(),
+            outbox_dir=settings.outbox_dir,
+            local_mode=settings.local_mode,
+            links=links,
+        )
 
 
 def delivery_id(event: OutcomeEvent) -> str:
@@ -100,16 +123,40 @@ def send_webhook(event: OutcomeEvent, address: str, ctx: DeliveryContext) -> str
     return identifier
 
 
-def deliver(
-    event: OutcomeEvent, ctx: DeliveryContext, *, final_attempt: bool = False
-) -> dict[str, Any]:
+class Delivery(BaseModel):
+    """What notify did for one outcome. The idempotency layer keeps it (so a duplicate is
+    answered with it): it never holds the address."""
+
+    model_config = ConfigDict(frozen=True)
+
+    document_id: str
+    filename: str = ""
+    outcome: OutcomeName
+    channel: Literal["email", "webhook"]
+    status: Literal["sent", "failed"]
+    message_id: str = ""
+    reason: str = ""
+    #: The processing round (empty unless replayed with ``--renotify``).
+    round: str = ""
+
+    def announcement(self) -> NotificationSent | NotificationFailed:
+        """The event that says how it went."""
+        common = {"document_id": self.document_id, "filename": self.filename}
+        if self.status == "sent":
+            return NotificationSent(
+                channel=self.channel, outcome=self.outcome, message_id=self.message_id, **common
+            )
+        return NotificationFailed(channel=self.channel, reason=self.reason, **common)
+
+
+def deliver(event: OutcomeEvent, ctx: DeliveryContext, *, final_attempt: bool = False) -> Delivery:
     """Tell the person; the record of it. Transient failures raise, except on the queue's
     last delivery: then the failure is recorded (and announced as ``NotificationFailed``, so
     the document's status says it), instead of the message going silently to the DLQ."""
     recipient = event.recipient
     if recipient is None:
         raise ValueError("nothing to deliver: the event has no recipient")
-    record: dict[str, Any] = {
+    record = {
         "document_id": event.document_id,
         "filename": event.filename,
         "outcome": outcome_of(event),
@@ -122,22 +169,10 @@ def deliver(
         else:
             message_id = send_webhook(event, address, ctx)
     except PermanentDeliveryError as exc:
-        return record | {"status": "failed", "reason": exc.reason}
+        return Delivery.model_validate(record | {"status": "failed", "reason": exc.reason})
     except TransientDeliveryError as exc:
         if not final_attempt:
             raise
-        return record | {"status": "failed", "reason": f"{exc} Gave up after the last attempt."}
-    return record | {"status": "sent", "message_id": message_id}
-
-
-def announcement(record: dict[str, Any]) -> NotificationSent | NotificationFailed:
-    channel: Literal["email", "webhook"] = record["channel"]
-    common = {"document_id": record["document_id"], "filename": record.get("filename", "")}
-    if record["status"] == "sent":
-        return NotificationSent(
-            channel=channel,
-            outcome=record["outcome"],
-            message_id=record.get("message_id", ""),
-            **common,
-        )
-    return NotificationFailed(channel=channel, reason=record["reason"], **common)
+        reason = f"{exc} Gave up after the last attempt."
+        return Delivery.model_validate(record | {"status": "failed", "reason": reason})
+    return Delivery.model_validate(record | {"status": "sent", "message_id": message_id})

@@ -16,14 +16,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 from notify.errors import PermanentDeliveryError
-from notify.outcomes import (
-    OutcomeEvent,
-    advice,
-    attachment_name,
-    display_name,
-)
+from notify.outcomes import advice, attachment_name, display_name
 from notify.recipients import INVALID_EMAIL_ADDRESS
-from ocrpipe.events import DocumentRejected, WordCountFailed, WordsCounted
+from ocrpipe.events import DocumentRejected, OutcomeEvent, WordCountFailed, WordsCounted
 
 #: SES accepts raw messages up to 10 MB; base64 makes an attachment a third larger.
 MAX_ATTACHMENT_BYTES = 7 * 1024 * 1024

@@ -16,20 +16,23 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import Any
 
 from ocrpipe.events import (
+    OUTCOME_EVENTS,
     DocumentRejected,
     OcrFailed,
     OcrFailureReason,
+    OutcomeEvent,
+    OutcomeName,
     RejectionReason,
     WordCountFailed,
     WordCountFailureReason,
     WordsCounted,
 )
 
-OutcomeName = Literal["counted", "rejected", "failed"]
-OutcomeEvent = WordsCounted | DocumentRejected | OcrFailed | WordCountFailed
+#: The outcome events notify consumes, by detail-type.
+OUTCOME_BY_DETAIL_TYPE: dict[str, type[OutcomeEvent]] = {e.DETAIL_TYPE: e for e in OUTCOME_EVENTS}
 FailureEvent = DocumentRejected | OcrFailed | WordCountFailed
 
 #: Longest file name shown in a subject or body.
@@ -81,11 +84,7 @@ GENERIC_ADVICE = "Please check the document and upload it again."
 
 
 def outcome_of(event: OutcomeEvent) -> OutcomeName:
-    if isinstance(event, WordsCounted):
-        return "counted"
-    if isinstance(event, DocumentRejected):
-        return "rejected"
-    return "failed"
+    return event.OUTCOME
 
 
 def _printable(text: str) -> str:

@@ -273,5 +273,6 @@ class OcrService:
             warnings=result.warnings,
         )
 
-    def discard_upload(self, uploaded: DocumentUploaded) -> None:
-        self._store.delete(uploaded.source_uri)
+    def discard_upload(self, uri: str) -> None:
+        """Delete an original once its outcome is published."""
+        self._store.delete(uri)

@@ -283,11 +283,9 @@ class TextractService:
     def engine(self) -> TextractEngine:
         return self._engine
 
-    def discard_upload(self, uploaded: DocumentUploaded) -> None:
-        self._base.discard_upload(uploaded)
-
-    def discard_upload_uri(self, uri: str) -> None:
-        """Delete the original of a finished job (Textract read it from S3 until now)."""
+    def discard_upload(self, uri: str) -> None:
+        """Delete an original once its outcome is published (a job's, once it finished:
+        Textract read it from S3 until then)."""
         self._store.delete(uri)
 
     def read(self, uploaded: DocumentUploaded) -> OcrOutcome | JobStarted:

@@ -22,6 +22,7 @@ from ingest.keys import (
 )
 from ingest.presign import presign_upload
 from ingest.s3_events import NotAnObjectCreatedEventError, parse_object_created
+from ocrpipe import container
 from ocrpipe.envelope import Envelope
 
 BUCKET = "ocrpipe-test-ingest-123456789012-us-east-1"
@@ -36,7 +37,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setattr(ocrpipe.aws, "_clients", {})
+    container.cold_start()  # a client for these credentials
     return ocrpipe.aws.client("s3")
 
 

@@ -173,7 +173,7 @@ def test_reocr_of_a_deleted_original_keeps_the_earlier_reading(store: MemoryStor
     engine, cache = CountingEngine(), InMemoryTextCache()
     service = make(engine, store, cache)
     first = service.read(uploaded("doc-00001"))
-    service.discard_upload(uploaded("doc-00001"))
+    service.discard_upload(uploaded("doc-00001").source_uri)
     again = service.read(uploaded("doc-00001", reocr=True))
     assert engine.calls == 1
     assert again.text_uri == first.text_uri
@@ -238,5 +238,5 @@ def test_pdf_bytes_announced_as_a_png_are_refused(store: MemoryStore) -> None:
 
 def test_discard_upload_deletes_it(store: MemoryStore) -> None:
     event = uploaded("doc-00001")
-    make(CountingEngine(), store, InMemoryTextCache()).discard_upload(event)
+    make(CountingEngine(), store, InMemoryTextCache()).discard_upload(event.source_uri)
     assert event.source_uri not in store.objects

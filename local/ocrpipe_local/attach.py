@@ -16,7 +16,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -163,13 +163,23 @@ class AttachedStack:
             )
         return depths
 
-    def drain(self, timeout: float = 60.0, *, poll_s: float = 0.5) -> bool:
-        """True once every consumer queue is empty twice in a row (DLQs aside)."""
+    def drain(
+        self,
+        timeout: float = 60.0,
+        *,
+        poll_s: float = 0.5,
+        on_depths: Callable[[dict[str, int]], None] | None = None,
+    ) -> bool:
+        """True once every consumer queue is empty twice in a row (DLQs aside);
+        ``on_depths`` is told the messages left per consumer as it goes."""
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline:
             depths = self.queue_depths()
-            busy = sum(n for name, n in depths.items() if name in self.info.queues)
+            left = {name: n for name, n in depths.items() if name in self.info.queues}
+            if on_depths is not None:
+                on_depths(left)
+            busy = sum(left.values())
             quiet = quiet + 1 if busy == 0 else 0
             if quiet >= 2:
                 return True
@@ -182,13 +192,14 @@ class AttachedStack:
         timeout: float,
         *,
         notified: Collection[str] = (),
+        on_event: Callable[[ArchivedEvent], None] | None = None,
         poll_s: float = 0.25,
     ) -> dict[str, list[ArchivedEvent]]:
         """Each document's archived events once all reached an outcome, or at ``timeout``, or
         as soon as the stack stops running (then :attr:`stopped` is set).
 
         The same rule as :meth:`LocalStack.wait_for`, read from the archive file the running
-        stack appends to."""
+        stack appends to; ``on_event`` is called with each of their events as it arrives."""
         from ocrpipe_local.stack import document_is_done
 
         ids, must_notify = set(document_ids), set(notified)
@@ -201,6 +212,8 @@ class AttachedStack:
             for event in new:
                 if event.document_id in by_doc:
                     by_doc[event.document_id].append(event)
+                    if on_event is not None:
+                        on_event(event)
             done = all(
                 document_is_done(events, needs_notification=d in must_notify)
                 for d, events in by_doc.items()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import sys
 import threading
 import time
 from collections import Counter
@@ -32,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -206,49 +205,10 @@ class RateLimiter:
             self._sleep(-self._tokens / self.rate)
 
 
-class ProgressBar:
-    """``[#####.....] 120/200 ok=118 rejected=1 failed=1 12.3/s`` on stderr."""
+class ProgressSink(Protocol):
+    """Where a run reports how far it got (:class:`ocrpipe_local.progress.CountsProgress`)."""
 
-    WIDTH = 30
-
-    def __init__(
-        self,
-        total: int,
-        out: TextIO,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        every_s: float = 0.2,
-    ) -> None:
-        self.total = total
-        self.out = out
-        self._clock = clock
-        self._every_s = every_s
-        self._started = clock()
-        self._drawn = -1.0
-        self._tty = bool(getattr(out, "isatty", lambda: False)())
-
-    def line(self, done: int, counts: Counter[str]) -> str:
-        filled = self.WIDTH if not self.total else int(self.WIDTH * done / self.total)
-        elapsed = max(self._clock() - self._started, 1e-9)
-        worked = done - counts.get("done", 0)
-        parts = " ".join(
-            f"{name}={counts.get(name, 0)}" for name in ("ok", "rejected", "failed", "skipped")
-        )
-        rate = worked / elapsed
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        return f"[{bar}] {done}/{self.total} {parts} {rate:.1f}/s"
-
-    def update(self, done: int, counts: Counter[str], *, final: bool = False) -> None:
-        now = self._clock()
-        if not final and now - self._drawn < self._every_s:
-            return
-        self._drawn = now
-        if self._tty:
-            end = "\n" if final else ""
-            print("\r" + self.line(done, counts), end=end, file=self.out, flush=True)
-        elif final or done == 0:
-            # Not a terminal (a log, a test): the first and the last state only.
-            print(self.line(done, counts), file=self.out, flush=True)
+    def update(self, done: int, counts: Counter[str], *, final: bool = False) -> None: ...
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -325,7 +285,7 @@ def run_backfill(
     publisher: EventPublisher,
     checkpoint: Checkpoint,
     limiter: RateLimiter,
-    progress: ProgressBar | None = None,
+    progress: ProgressSink | None = None,
     limit: int | None = None,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -453,7 +413,3 @@ def print_header(description: str, rows: list[Row], checkpoint: Checkpoint, out:
     done = sum(checkpoint.is_done(r) for r in rows)
     resumed = f", {done} done by an earlier run (resuming)" if done else ""
     print(f"backfill {description}: {len(rows)} row(s){resumed}", file=out, flush=True)
-
-
-def default_progress(total: int) -> ProgressBar:
-    return ProgressBar(total, sys.stderr)

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,7 @@ from ocrpipe_local import documents as documents_mod
 from ocrpipe_local import replay as replay_mod
 from ocrpipe_local.archive import ArchivedEvent, read_archive
 from ocrpipe_local.discovery import discover
+from ocrpipe_local.progress import CountsProgress, DocumentsProgress, QueuesProgress
 from ocrpipe_local.stack import LocalStack, QueueDepth, StackError, active_stack
 
 SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"})
@@ -308,7 +309,12 @@ class ProcessTarget(Protocol):
     def client(self, service_name: str) -> Any: ...
 
     def wait_for(
-        self, document_ids: Collection[str], timeout: float, *, notified: Collection[str] = ()
+        self,
+        document_ids: Collection[str],
+        timeout: float,
+        *,
+        notified: Collection[str] = (),
+        on_event: Callable[[ArchivedEvent], None] | None = None,
     ) -> dict[str, list[ArchivedEvent]]: ...
 
 
@@ -322,15 +328,23 @@ def _process_on(
     session = requests.Session()
     session.trust_env = False  # loopback only: never a proxy
     fields = {**recipient, **({"language": args.lang} if args.lang else {})}
-    for outcome in outcomes:
-        try:
-            upload(session, stack.api_url, outcome, fields)
-        except (OSError, requests.RequestException, KeyError, ValueError) as exc:
-            outcome.status = "error"
-            outcome.reason = f"upload failed: {exc}"
-    waiting = [o for o in outcomes if o.document_id and o.status == "pending"]
-    notified = [o.document_id for o in waiting] if recipient else []
-    events = stack.wait_for([o.document_id for o in waiting], args.timeout, notified=notified)
+    with DocumentsProgress(str(o.path) for o in outcomes) as progress:
+        for outcome in outcomes:
+            try:
+                upload(session, stack.api_url, outcome, fields)
+                progress.uploaded(str(outcome.path), outcome.document_id)
+            except (OSError, requests.RequestException, KeyError, ValueError) as exc:
+                outcome.status = "error"
+                outcome.reason = f"upload failed: {exc}"
+                progress.upload_failed(str(outcome.path))
+        waiting = [o for o in outcomes if o.document_id and o.status == "pending"]
+        notified = [o.document_id for o in waiting] if recipient else []
+        events = stack.wait_for(
+            [o.document_id for o in waiting],
+            args.timeout,
+            notified=notified,
+            on_event=progress.saw,
+        )
     for outcome in waiting:
         apply_events(outcome, events.get(outcome.document_id, []))
         if outcome.status == "pending":
@@ -547,7 +561,8 @@ def replay(args: argparse.Namespace, out: TextIO) -> int:
     def replay_on(stack: LocalStack) -> bool:
         report = replay_mod.replay_local(stack, **options)
         replay_mod.summarise(report, out)
-        drained = stack.drain(timeout=args.timeout)
+        with QueuesProgress() as progress:
+            drained = stack.drain(timeout=args.timeout, on_depths=progress.left)
         if args.reocr and stack.archive is not None:  # drained: the archive has it all
             replay_mod.summarise_skipped_rereads(stack.archive.events, started, out)
         return drained
@@ -586,7 +601,9 @@ def _replay_attached(
         **options,
     )
     replay_mod.summarise(report, out)
-    if not running.drain(timeout=args.timeout):
+    with QueuesProgress() as progress:
+        drained = running.drain(timeout=args.timeout, on_depths=progress.left)
+    if not drained:
         print(f"ERROR: consumers still busy after {args.timeout:g} s", file=out)
         return 1
     if args.reocr:
@@ -707,15 +724,16 @@ def _backfill_with(
     backfill_mod.print_header(description, rows, checkpoint, out)
     publisher = EventPublisher(events, bus)
     settings = ValidationSettings(bus_name=bus)
-    summary = backfill_mod.run_backfill(
-        rows,
-        backfiller=Backfiller(s3=s3, limits=settings.limits(), reocr=args.reocr),
-        publisher=publisher,
-        checkpoint=checkpoint,
-        limiter=backfill_mod.RateLimiter(args.rate),
-        progress=backfill_mod.default_progress(len(rows)),
-        limit=args.limit,
-    )
+    with CountsProgress(len(rows), description="backfill") as progress:
+        summary = backfill_mod.run_backfill(
+            rows,
+            backfiller=Backfiller(s3=s3, limits=settings.limits(), reocr=args.reocr),
+            publisher=publisher,
+            checkpoint=checkpoint,
+            limiter=backfill_mod.RateLimiter(args.rate),
+            progress=progress,
+            limit=args.limit,
+        )
     summary.print(out)
     print(f"checkpoint: {checkpoint_path}", file=out)
     if stack is not None and args.wait and summary.document_ids:

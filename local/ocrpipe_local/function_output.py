@@ -72,7 +72,9 @@ class ThreadRoutedStream(io.TextIOBase):
         return getattr(self.fallback, "encoding", None) or "utf-8"
 
     def isatty(self) -> bool:
-        return False
+        """The CLI's own writes (its live progress) see the terminal they go to."""
+        target = self._target()
+        return target is self.fallback and bool(getattr(target, "isatty", lambda: False)())
 
 
 class _SharedLog:

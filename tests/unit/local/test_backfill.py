@@ -12,12 +12,12 @@ from ocrpipe_local.backfill import (
     BackfillError,
     BackfillSummary,
     Checkpoint,
-    ProgressBar,
     RateLimiter,
     Row,
     parse_s3_prefix,
     rows_from_inventory,
 )
+from ocrpipe_local.progress import CountsProgress
 
 
 def test_inventory_rows_are_decoded_and_bad_lines_are_kept_as_problems(tmp_path):
@@ -92,20 +92,17 @@ def test_rate_limiter_paces_to_the_rate():
         RateLimiter(0)
 
 
-def test_progress_bar_line_and_non_terminal_output():
-    now = [100.0]
+def test_progress_off_a_terminal_writes_the_first_and_the_last_state():
     out = io.StringIO()
-    bar = ProgressBar(200, out, clock=lambda: now[0])
-    now[0] += 10
-    counts = Counter({"ok": 118, "rejected": 1, "failed": 1, "done": 0})
-    line = bar.line(120, counts)
-    assert line == f"[{'#' * 18}{'.' * 12}] 120/200 ok=118 rejected=1 failed=1 skipped=0 12.0/s"
-    bar.update(0, Counter())
-    bar.update(120, counts)  # not a terminal: only the first and the final state are written
-    bar.update(200, Counter({"ok": 200}), final=True)
+    with CountsProgress(200, out, description="backfill") as progress:
+        progress.update(0, Counter())
+        progress.update(120, Counter({"ok": 118, "rejected": 1, "failed": 1}))
+        progress.update(200, Counter({"ok": 200}), final=True)
     lines = out.getvalue().splitlines()
-    assert len(lines) == 2
-    assert lines[-1].startswith(f"[{'#' * 30}] 200/200 ok=200")
+    assert lines == [
+        "backfill 0/200 ok=0 rejected=0 failed=0 skipped=0",
+        "backfill 200/200 ok=200 rejected=0 failed=0 skipped=0",
+    ]
 
 
 def test_summary_lists_the_first_problems_only():

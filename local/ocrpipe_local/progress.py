@@ -136,14 +136,26 @@ class DocumentsProgress(_Live):
 
 
 class CountsProgress(_Live):
-    """``done/total`` with counts by result (backfill): a bar on a terminal; elsewhere the
-    first and the last state only."""
+    """``done/total`` with counts by result (backfill): a bar on a terminal; elsewhere a line
+    for the first and the last state and at most one every ``every_s`` seconds between, so a
+    log of a long backfill still says how far it got."""
 
     NAMES = ("ok", "rejected", "failed", "skipped")
 
-    def __init__(self, total: int, stream: TextIO | None = None, *, description: str = "") -> None:
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        *,
+        description: str = "",
+        every_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(stream)
         self.total = total
+        self._every_s = every_s
+        self._clock = clock
+        self._last_line_at: float | None = None
         self._description = description
         self._progress = Progress(
             TextColumn("{task.description}"),
@@ -154,21 +166,28 @@ class CountsProgress(_Live):
             console=self.console,
         )
         self._task = self._progress.add_task(description, total=total, counts="")
-        self._printed_first = False
 
     def __enter__(self) -> CountsProgress:
         self._start(self._progress)
         return self
 
-    def line(self, done: int, counts: Mapping[str, int]) -> str:
+    def parts(self, counts: Mapping[str, int]) -> str:
+        """``ok=… rejected=… failed=… skipped=…``, and ``earlier=…`` for rows a previous run
+        finished (a resumed backfill), when there are any."""
         parts = " ".join(f"{name}={counts.get(name, 0)}" for name in self.NAMES)
-        return f"{self._description} {done}/{self.total} {parts}".strip()
+        return parts + (f" earlier={counts['done']}" if counts.get("done") else "")
+
+    def line(self, done: int, counts: Mapping[str, int]) -> str:
+        return f"{self._description} {done}/{self.total} {self.parts(counts)}".strip()
 
     def update(self, done: int, counts: Counter[str], *, final: bool = False) -> None:
-        parts = " ".join(f"{name}={counts.get(name, 0)}" for name in self.NAMES)
-        self._progress.update(self._task, completed=done, counts=parts)
-        if self.live is None and (final or not self._printed_first):
-            self._printed_first = True
+        self._progress.update(self._task, completed=done, counts=self.parts(counts))
+        if self.live is not None:
+            return
+        now = self._clock()
+        due = self._last_line_at is None or now - self._last_line_at >= self._every_s
+        if final or due:
+            self._last_line_at = now
             print(self.line(done, counts), file=self.console.file, flush=True)
 
 

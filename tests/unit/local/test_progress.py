@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from datetime import UTC, datetime
 
 from ocrpipe_local.archive import ArchivedEvent
-from ocrpipe_local.progress import DocumentsProgress, QueuesProgress
+from ocrpipe_local.progress import CountsProgress, DocumentsProgress, QueuesProgress
 
 
 def archived(doc: str, detail_type: str, **detail: object) -> ArchivedEvent:
@@ -62,4 +63,22 @@ def test_queues_progress_writes_a_line_only_when_the_numbers_change() -> None:
         "left in queues: ocr 3",
         "left in queues: ocr 1, wordcount 2",
         "left in queues: nothing",
+    ]
+
+
+def test_counts_progress_off_a_terminal_writes_first_last_and_one_line_per_interval() -> None:
+    now = [0.0]
+    out = io.StringIO()
+    with CountsProgress(4, out, description="backfill", every_s=10, clock=lambda: now[0]) as bar:
+        bar.update(0, Counter())
+        now[0] = 4
+        bar.update(1, Counter(ok=1))  # within 10 s of the last line: none
+        now[0] = 12
+        bar.update(2, Counter(ok=1, rejected=1))
+        now[0] = 13
+        bar.update(4, Counter(ok=2, rejected=1, done=1), final=True)
+    assert out.getvalue().splitlines() == [
+        "backfill 0/4 ok=0 rejected=0 failed=0 skipped=0",
+        "backfill 2/4 ok=1 rejected=1 failed=0 skipped=0",
+        "backfill 4/4 ok=2 rejected=1 failed=0 skipped=0 earlier=1",
     ]

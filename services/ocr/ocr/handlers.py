@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Logger, Metrics
 
 from ocr.config import Settings
 from ocr.stage import OcrStage, requeue_when_throttled
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+#: The service's logger: the domain modules' child loggers (``ocr.stage``) write through it.
+logger = Logger(service="ocr")
 metrics = Metrics(namespace="ocrpipe", service="ocr")
 
 UPLOAD_KEY = ("ocr.document", "[document_id, round]")  # (prefix, JMESPath of the key)

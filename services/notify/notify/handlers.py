@@ -97,6 +97,7 @@ def _consumer() -> Consumer:
         key["round"] = processing_round(record.body, again=event.renotify)
         if event.recipient is None:
             logger.info("no recipient; nothing to send", extra=key)
+            metrics.add_metric(name="NothingToSend", unit=MetricUnit.Count, value=1)
             return
         delivered = deliver_once(
             delivery=key

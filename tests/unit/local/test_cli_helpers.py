@@ -10,11 +10,11 @@ import pytest
 
 from ocrpipe.events import DocumentRejected, OcrCompleted, WordsCounted
 from ocrpipe_local.archive import ArchivedEvent, read_archive
-from ocrpipe_local.cli import (
+from ocrpipe_local.cli import build_parser
+from ocrpipe_local.cli.process import (
     DocumentOutcome,
     UsageError,
     apply_events,
-    build_parser,
     expand_paths,
     guess_content_type,
     print_table,
@@ -171,7 +171,7 @@ def test_process_takes_one_of_the_six_languages_or_detects():
 
 def test_output_names_fit_a_file_name_and_stay_apart(tmp_path):
     """A 255-byte input name was e-mailed, then its outputs could not be written."""
-    from ocrpipe_local.cli import NAME_MAX_BYTES, OUTPUT_SUFFIX, output_stem
+    from ocrpipe_local.cli.process import NAME_MAX_BYTES, OUTPUT_SUFFIX, output_stem
 
     long_a = "é" * 120 + "a"  # 241 bytes
     long_b = "é" * 120 + "b"

@@ -527,7 +527,7 @@ class LocalStack:
         default the repository's services (:func:`ocrpipe_local.discovery.discover`). Its
         service's storage and HTTP routes are added if the stack does not have them yet, the
         queue, DLQ and rule are created, the ``OCRPIPE_*`` variables set, and workers started.
-        Only events published from now on reach it; :mod:`ocrpipe_local.replay` fills its
+        Only events published from now on reach it; :mod:`ocrpipe_local.operations.replay` fills its
         history from the archive.
         """
         if self.provisioned is None or not self._running or self._api is None:

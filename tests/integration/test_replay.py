@@ -21,7 +21,7 @@ from ocrpipe.bus import EventPublisher
 from ocrpipe.events import DocumentUploaded, OcrCompleted
 from ocrpipe.topology import Topology, naming_rules
 from ocrpipe_local.archive import read_archive
-from ocrpipe_local.replay import ReplayError, Window, replay_local
+from ocrpipe_local.operations.replay import ReplayError, Window, replay_local
 from ocrpipe_local.stack import LocalStack, StackError, without_service
 
 pytestmark = pytest.mark.integration

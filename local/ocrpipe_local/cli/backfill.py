@@ -1,5 +1,5 @@
 """``ocrpipe backfill``: put objects that already exist in S3 through the pipeline, locally
-or ``--aws`` (the logic: :mod:`ocrpipe_local.backfill`)."""
+or ``--aws`` (the logic: :mod:`ocrpipe_local.operations.backfill`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from ingest.config import ValidationSettings
 from ocrpipe.bus import EventPublisher
 from ocrpipe.topology import Place
 from ocrpipe_local import attach
-from ocrpipe_local import backfill as backfill_mod
 from ocrpipe_local.cli.common import DEFAULT_TIMEOUT_S, command_stack, running_elsewhere
+from ocrpipe_local.operations import backfill as backfill_mod
 from ocrpipe_local.progress import CountsProgress
 from ocrpipe_local.stack import LocalStack, active_stack
 

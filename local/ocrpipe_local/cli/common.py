@@ -91,6 +91,14 @@ def command_stack(args: argparse.Namespace) -> LocalStack:
     )
 
 
+def parse_csv_args(values: Sequence[str] | None) -> list[str]:
+    """``--to a --to b,c`` -> ``[a, b, c]``."""
+    found: list[str] = []
+    for value in values or []:
+        found.extend(v.strip() for v in value.split(",") if v.strip())
+    return found
+
+
 def worker_counts(values: Sequence[str] | None) -> dict[str, int]:
     counts: dict[str, int] = {}
     for value in values or []:

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ocrpipe_local import dlq as dlq_mod
-from ocrpipe_local import replay as replay_mod
-from ocrpipe_local.cli.common import running_elsewhere
+from ocrpipe_local.cli.common import parse_csv_args, running_elsewhere
 from ocrpipe_local.stack import active_stack
 
 
@@ -34,7 +33,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             )
             return 2
         queues, dlqs, sqs = running.info.queues, running.info.dlqs, running.client("sqs")
-    chosen = replay_mod.parse_csv_args(args.to) or sorted(dlqs)
+    chosen = parse_csv_args(args.to) or sorted(dlqs)
     unknown = sorted(set(chosen) - set(dlqs))
     if unknown:
         print(f"ocrpipe: no consumer {unknown}; consumers: {sorted(dlqs)}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """``ocrpipe replay``: archived events again to chosen consumers, locally from the archive
-file or ``--aws`` with EventBridge's StartReplay (the logic: :mod:`ocrpipe_local.replay`)."""
+file or ``--aws`` with EventBridge's StartReplay (the logic:
+:mod:`ocrpipe_local.operations.replay`)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ocrpipe.topology import Place
 from ocrpipe_local import attach, emulator
-from ocrpipe_local import replay as replay_mod
 from ocrpipe_local.archive import read_archive
-from ocrpipe_local.cli.common import DEFAULT_TIMEOUT_S, command_stack, running_elsewhere
+from ocrpipe_local.cli.common import (
+    DEFAULT_TIMEOUT_S,
+    command_stack,
+    parse_csv_args,
+    running_elsewhere,
+)
 from ocrpipe_local.discovery import discover
+from ocrpipe_local.operations import replay as replay_mod
 from ocrpipe_local.progress import QueuesProgress
 from ocrpipe_local.stack import LocalStack, active_stack
 
@@ -24,8 +30,8 @@ from ocrpipe_local.stack import LocalStack, active_stack
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """``ocrpipe replay``: locally from the archive file, or ``--aws`` with StartReplay."""
     window = replay_mod.Window.parse(args.since, args.until)
-    consumers = replay_mod.parse_csv_args(args.to) or None
-    event_types = replay_mod.parse_csv_args(args.event) or None
+    consumers = parse_csv_args(args.to) or None
+    event_types = parse_csv_args(args.event) or None
     if args.aws:
         return _replay_on_aws(args, window, consumers, event_types, out)
 

@@ -11,6 +11,7 @@ import pytest
 from ocrpipe.events import DocumentRejected, OcrCompleted, WordsCounted
 from ocrpipe_local.archive import ArchivedEvent, read_archive
 from ocrpipe_local.cli import build_parser
+from ocrpipe_local.cli.common import parse_csv_args
 from ocrpipe_local.cli.process import (
     DocumentOutcome,
     UsageError,
@@ -183,3 +184,8 @@ def test_output_names_fit_a_file_name_and_stay_apart(tmp_path):
         (tmp_path / (stem + OUTPUT_SUFFIX)).write_text("{}")  # the file system takes it
     assert output_stem("scan", {"scan"}) == "scan-2"
     assert output_stem("scan", set()) == "scan"
+
+
+def test_csv_args():
+    assert parse_csv_args(["status", "ocr, notify", ""]) == ["status", "ocr", "notify"]
+    assert parse_csv_args(None) == []

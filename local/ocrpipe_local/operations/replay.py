@@ -521,11 +521,3 @@ def summarise_skipped_rereads(events: Sequence[ArchivedEvent], since: datetime, 
             name = event.detail.get("filename") or document_id
             print(f"    {name} ({document_id}): {event.detail['reread_skipped']}", file=out)
     return len(skipped)
-
-
-def parse_csv_args(values: Sequence[str] | None) -> list[str]:
-    """``--to a --to b,c`` -> ``[a, b, c]``."""
-    found: list[str] = []
-    for value in values or []:
-        found.extend(v.strip() for v in value.split(",") if v.strip())
-    return found

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 from ocrpipe_local.cli import build_parser, dlq
-from ocrpipe_local.stack import LocalStack
+from ocrpipe_local.stack import OneMachineStack
 from tests.lambda_shapes import envelope_body
 
 from .test_replay import uploaded_event
@@ -16,7 +16,7 @@ from .test_replay import uploaded_event
 def test_dead_letters_are_listed_then_redriven_and_handled(tmp_path: Path) -> None:
     doc = "dead" + secrets.token_hex(6)
     uploaded = uploaded_event(doc)
-    with LocalStack(state_dir=tmp_path / "state", stage="dl" + secrets.token_hex(3)) as stack:
+    with OneMachineStack(state_dir=tmp_path / "state", stage="dl" + secrets.token_hex(3)) as stack:
         sqs = stack.client("sqs")
         status = stack.resources.consumers["status"]
         # What a message looks like after max_receive_count failed deliveries.

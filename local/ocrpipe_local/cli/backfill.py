@@ -19,7 +19,7 @@ from ocrpipe_local import attach
 from ocrpipe_local.cli.common import DEFAULT_TIMEOUT_S, command_stack, running_elsewhere
 from ocrpipe_local.operations import backfill as backfill_mod
 from ocrpipe_local.progress import CountsProgress
-from ocrpipe_local.stack import LocalStack, active_stack
+from ocrpipe_local.stack import OneMachineStack, active_stack
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -35,14 +35,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         except (BotoCoreError, ClientError) as exc:
             print(f"ocrpipe: AWS refused the backfill: {exc}", file=sys.stderr)
             return 1
-    target: LocalStack | attach.AttachedStack | None = active_stack()
+    target: OneMachineStack | attach.AttachedStack | None = active_stack()
     if target is None:
         running = running_elsewhere(args, out)
         if isinstance(running, int):
             return running
         target = running
     if target is not None:
-        stage = target.place.stage if isinstance(target, LocalStack) else target.info.stage
+        stage = target.place.stage if isinstance(target, OneMachineStack) else target.info.stage
         return _backfill_with(
             args,
             inventory,
@@ -70,7 +70,7 @@ def _backfill_with(
     s3: Any,
     events: Any,
     bus: str,
-    stack: LocalStack | attach.AttachedStack | None,
+    stack: OneMachineStack | attach.AttachedStack | None,
     out: TextIO,
 ) -> int:
     description, rows = backfill_mod.load_rows(args.source, inventory, s3)
@@ -101,7 +101,7 @@ def _backfill_with(
             "pipeline: " + ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())),
             file=out,
         )
-        if isinstance(stack, LocalStack):
+        if isinstance(stack, OneMachineStack):
             stack.drain(timeout=min(60.0, args.timeout))
         # Rejected documents are bad input, told as such; a failed read or no outcome at all
         # is the backfill not done.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ocrpipe_local import attach
-from ocrpipe_local.stack import LocalStack
+from ocrpipe_local.stack import OneMachineStack
 
 DEFAULT_STATE_DIR = ".ocrpipe"
 DEFAULT_TIMEOUT_S = 300.0
@@ -81,9 +81,9 @@ def running_elsewhere(args: argparse.Namespace, out: TextIO) -> attach.AttachedS
     return attach.AttachedStack(Path(args.state_dir), running)
 
 
-def command_stack(args: argparse.Namespace) -> LocalStack:
+def command_stack(args: argparse.Namespace) -> OneMachineStack:
     """The stack a command runs for its own duration when no ``ocrpipe up`` runs."""
-    return LocalStack(
+    return OneMachineStack(
         state_dir=args.state_dir,
         stage=args.stage,
         consumers=args.consumer or (),

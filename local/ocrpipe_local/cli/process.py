@@ -256,7 +256,7 @@ def print_table(outcomes: list[DocumentOutcome], out: TextIO) -> None:
 
 
 class ProcessTarget(Protocol):
-    """What ``process`` needs of a stack: its own (:class:`LocalStack`) or one it attached
+    """What ``process`` needs of a stack: its own (:class:`OneMachineStack`) or one it attached
     to (:class:`~ocrpipe_local.attach.AttachedStack`)."""
 
     @property

@@ -24,7 +24,7 @@ from ocrpipe_local.cli.common import (
 from ocrpipe_local.discovery import discover
 from ocrpipe_local.operations import replay as replay_mod
 from ocrpipe_local.progress import QueuesProgress
-from ocrpipe_local.stack import LocalStack, active_stack
+from ocrpipe_local.stack import OneMachineStack, active_stack
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
     started = datetime.now(UTC)
 
-    def replay_on(stack: LocalStack) -> bool:
+    def replay_on(stack: OneMachineStack) -> bool:
         report = replay_mod.replay_local(stack, **options)
         replay_mod.summarise(report, out)
         with QueuesProgress() as progress:

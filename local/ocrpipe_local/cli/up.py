@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ocrpipe_local import durable, faults
 from ocrpipe_local.cli.common import worker_counts
-from ocrpipe_local.stack import LocalStack
+from ocrpipe_local.stack import OneMachineStack
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        with LocalStack(
+        with OneMachineStack(
             state_dir=args.state_dir,
             stage=args.stage,
             attachable=True,
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _finish_in_flight(
-    stack: LocalStack, interrupt: threading.Event, timeout: float, out: TextIO
+    stack: OneMachineStack, interrupt: threading.Event, timeout: float, out: TextIO
 ) -> bool:
     """On SIGINT/SIGTERM: take no new uploads, finish what was accepted, then stop.
 

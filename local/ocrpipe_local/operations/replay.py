@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sqs import SQSClient
 
-    from ocrpipe_local.stack import LocalStack
+    from ocrpipe_local.stack import OneMachineStack
 
 #: Events notify tells a person about; ``--renotify`` marks these.
 OUTCOME_DETAIL_TYPES = frozenset(e.DETAIL_TYPE for e in OUTCOME_EVENTS)
@@ -323,7 +323,7 @@ def _send(sqs: SQSClient, queue_url: str, bodies: list[str]) -> None:
 
 
 def replay_local(
-    stack: LocalStack,
+    stack: OneMachineStack,
     *,
     window: Window,
     event_types: Collection[str] | None = None,

@@ -19,11 +19,12 @@ In one run, on the same files, it times:
 * ``raw2``: two such processes at a time (the most plain Tesseract gets out of 2 cores):
   ``T_raw2``;
 * ``pipeline``: what ``ocrpipe process FILES --out DIR`` does, in this process, built from the
-  CLI's own functions (``ocrpipe_local.cli.upload``/``apply_events``/``write_outputs``) around
-  a ``LocalStack`` timed in three parts: start-up (emulator, provisioning, workers, HTTP API),
-  processing (every upload through the HTTP API and presigned POST until every document's
-  ``WordsCounted`` is archived and its text and counts are written to ``--out``), and
-  shut-down (queues drained, stack stopped). ``total`` is all three.
+  CLI's own functions (``ocrpipe_local.cli.process``: ``upload``/``apply_events``/
+  ``write_outputs``) around a ``OneMachineStack`` timed in three parts: start-up (emulator,
+  provisioning, workers, HTTP API), processing (every upload through the HTTP API and
+  presigned POST until every document's ``WordsCounted`` is archived and its text and counts
+  are written to ``--out``), and shut-down (queues drained, stack stopped). ``total`` is all
+  three.
 
 Engine time is the ``engine_seconds`` the ocr handler logs per document ("document read",
 powertools JSON in ``<state-dir>/logs/functions.jsonl``): the time inside the OCR engine's
@@ -73,14 +74,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ocr_quality import bag, f1
 from ocrpipe_local.attach import find_running
-from ocrpipe_local.cli import (
-    DEFAULT_TIMEOUT_S,
-    DocumentOutcome,
-    apply_events,
-    upload,
-    write_outputs,
-)
-from ocrpipe_local.stack import LocalStack
+from ocrpipe_local.cli.common import DEFAULT_TIMEOUT_S
+from ocrpipe_local.cli.process import DocumentOutcome, apply_events, upload, write_outputs
+from ocrpipe_local.stack import OneMachineStack
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = (ROOT / "samples" / "clean-scan.png", ROOT / "samples" / "phone-photo.jpg")
@@ -210,7 +206,7 @@ def run_pipeline(paths: list[Path], out_dir: Path, state_dir: Path) -> PipelineR
     outcomes = [DocumentOutcome(path=p) for p in paths]
     start = time.perf_counter()
     cpu_start = cpu_seconds()
-    stack = LocalStack(state_dir=state_dir).start()
+    stack = OneMachineStack(state_dir=state_dir).start()
     try:
         started = time.perf_counter()
         cpu_started = cpu_seconds()

@@ -3,13 +3,13 @@
     .venv/bin/python benchmarks/restart.py [--documents 1000] [--repeat 3] [--keep DIR]
 
 1. Runs ``--seed-docs`` real documents (copies of ``samples/clean-scan.png`` with distinct
-   bytes) through a ``LocalStack`` on a fresh data directory, e-mail notification included, so
+   bytes) through a ``OneMachineStack`` on a fresh data directory, e-mail notification included, so
    the data directory holds what real documents leave behind: uploads bucket, OCR text and
    cache, results, status records, idempotency records, archived events.
 2. Copies that footprint until it stands for ``--documents`` documents: every stored object
    and item of the seed documents, and every archived event, again under new names (sizes
    and shapes unchanged; only names differ).
-3. Times, in the same run, ``LocalStack.start()`` + ``stop()`` ``--repeat`` times on an empty
+3. Times, in the same run, ``OneMachineStack.start()`` + ``stop()`` ``--repeat`` times on an empty
    data directory (the baseline) and on the filled one, and prints both, their ratio and
    what the start restored.
 
@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from ocrpipe_local import durable  # noqa: E402
 from ocrpipe_local.discovery import discover  # noqa: E402
-from ocrpipe_local.stack import LocalStack  # noqa: E402
+from ocrpipe_local.stack import OneMachineStack  # noqa: E402
 from tests.local_uploads import upload  # noqa: E402
 
 
 def seed(data: Path, count: int) -> None:
     image = (ROOT / "samples" / "clean-scan.png").read_bytes()
-    with LocalStack(state_dir=data) as stack, requests.Session() as session:
+    with OneMachineStack(state_dir=data) as stack, requests.Session() as session:
         session.trust_env = False
         ids = [
             upload(session, stack.api_url, f"seed-{i}.png", image + bytes([i]), email="a@b.c")[
@@ -95,7 +95,7 @@ def timed_starts(data: Path, repeat: int) -> tuple[list[float], durable.Restored
     restored = None
     for _ in range(repeat):
         started = time.perf_counter()
-        stack = LocalStack(state_dir=data, workers=no_workers).start()
+        stack = OneMachineStack(state_dir=data, workers=no_workers).start()
         restored = stack.restored
         stack.stop()
         times.append(time.perf_counter() - started)

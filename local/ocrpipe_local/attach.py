@@ -1,6 +1,6 @@
 """How commands find the stack ``ocrpipe up`` runs on a data directory, and attach to it.
 
-A running :class:`~ocrpipe_local.stack.LocalStack` holds an exclusive ``flock`` on
+A running :class:`~ocrpipe_local.stack.OneMachineStack` holds an exclusive ``flock`` on
 ``<data dir>/runtime.lock`` for as long as it runs and writes ``<data dir>/runtime.json``:
 its process id, API URL, emulator endpoint and stage. A command looks for that lock: if it can
 take the lock itself, no stack runs there (a stack killed with SIGKILL releases its lock with
@@ -198,7 +198,7 @@ class AttachedStack:
         """Each document's archived events once all reached an outcome, or at ``timeout``, or
         as soon as the stack stops running (then :attr:`stopped` is set).
 
-        The same rule as :meth:`LocalStack.wait_for`, read from the archive file the running
+        The same rule as :meth:`OneMachineStack.wait_for`, read from the archive file the running
         stack appends to; ``on_event`` is called with each of their events as it arrives."""
         from ocrpipe_local.stack import document_is_done
 

@@ -7,7 +7,7 @@ storage it owns. The runtime finds
 * every ``services/<service>/ocrpipe-service.json`` of the repository (its handler packages
   are installed in the workspace), and
 * the declaration of every extra consumer package it is given (``ocrpipe up --consumer PKG``,
-  ``LocalStack(consumers=[...])``): an importable package that ships the file as package data
+  ``OneMachineStack(consumers=[...])``): an importable package that ships the file as package data
   beside its handler module, from anywhere.
 
 and assembles them with the shared naming rules into the stack's

@@ -1,4 +1,4 @@
-"""``LocalStack``: the whole ocrpipe deployment on one machine.
+"""``OneMachineStack``: the whole ocrpipe deployment on one machine.
 
 moto server on loopback (shared per process) + the stage's resources provisioned from the
 topology (discovered: :mod:`ocrpipe_local.discovery`) + queue worker threads calling the
@@ -73,7 +73,7 @@ TERMINAL = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in OUTCOME_EVENTS)
 NOTIFIED = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in (NotificationSent, NotificationFailed))
 
 _active_lock = threading.Lock()
-_active: LocalStack | None = None
+_active: OneMachineStack | None = None
 
 
 class StackError(RuntimeError):
@@ -110,7 +110,7 @@ def document_is_done(events: list[ArchivedEvent], *, needs_notification: bool) -
 def without_service(topology: Topology, service: str) -> Topology:
     """``topology`` minus everything of ``service``: its consumers, HTTP APIs and storage.
 
-    What a deployment looked like before ``service`` existed; :meth:`LocalStack.add_consumer`
+    What a deployment looked like before ``service`` existed; :meth:`OneMachineStack.add_consumer`
     adds it to a running stack afterwards (a new consumer never changes the producers).
     """
     return topology.model_copy(
@@ -122,7 +122,7 @@ def without_service(topology: Topology, service: str) -> Topology:
     )
 
 
-def active_stack() -> LocalStack | None:
+def active_stack() -> OneMachineStack | None:
     """The stack running in this process, if any (CLI commands attach to it)."""
     with _active_lock:
         return _active
@@ -135,7 +135,7 @@ def _load_handler(name: str, dotted: str) -> Handler:
         raise StackError(f"cannot load the handler of {name!r} ({dotted}): {exc}") from exc
 
 
-class LocalStack:
+class OneMachineStack:
     def __init__(
         self,
         *,
@@ -204,7 +204,7 @@ class LocalStack:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> OneMachineStack:
         return self.start()
 
     def __exit__(
@@ -215,11 +215,13 @@ class LocalStack:
     ) -> None:
         self.stop()
 
-    def start(self) -> LocalStack:
+    def start(self) -> OneMachineStack:
         global _active
         with _active_lock:
             if _active is not None:
-                raise StackError("another LocalStack is running in this process; stop it first")
+                raise StackError(
+                    "another OneMachineStack is running in this process; stop it first"
+                )
             _active = self
         try:
             self._start()
@@ -527,7 +529,7 @@ class LocalStack:
         default the repository's services (:func:`ocrpipe_local.discovery.discover`). Its
         service's storage and HTTP routes are added if the stack does not have them yet, the
         queue, DLQ and rule are created, the ``OCRPIPE_*`` variables set, and workers started.
-        Only events published from now on reach it; :mod:`ocrpipe_local.replay` fills its
+        Only events published from now on reach it; :mod:`ocrpipe_local.operations.replay` fills its
         history from the archive.
         """
         if self.provisioned is None or not self._running or self._api is None:

@@ -36,7 +36,7 @@ import requests
 from ingest.keys import derived_document_id
 from ocrpipe.events import OcrFailureReason, RejectionReason
 from ocrpipe_local.archive import ArchivedEvent
-from ocrpipe_local.stack import LocalStack, document_is_done
+from ocrpipe_local.stack import OneMachineStack, document_is_done
 from tests.badinputs import corpus
 from tests.badinputs.corpus import Case
 from tests.fake_dns import fake_resolver
@@ -92,7 +92,7 @@ class Sent:
 
 @dataclass
 class Run:
-    stack: LocalStack
+    stack: OneMachineStack
     session: requests.Session
     sent: dict[str, Sent]
 
@@ -108,7 +108,7 @@ def _request_body(case: Case) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def _backdate(stack: LocalStack, document_id: str) -> None:
+def _backdate(stack: OneMachineStack, document_id: str) -> None:
     """As if ``POST /uploads`` had answered :data:`LATE_BY` ago (the link has expired)."""
     asked = datetime.now(UTC) - LATE_BY
     stack.client("dynamodb").update_item(
@@ -119,7 +119,7 @@ def _backdate(stack: LocalStack, document_id: str) -> None:
     )
 
 
-def _send(stack: LocalStack, session: requests.Session, case: Case) -> Sent:
+def _send(stack: OneMachineStack, session: requests.Session, case: Case) -> Sent:
     sent = Sent(case)
     data = case.data
     if case.delivery == "direct_put":
@@ -159,7 +159,7 @@ def _send(stack: LocalStack, session: requests.Session, case: Case) -> Sent:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("bad-inputs") / "state"
-    stack = LocalStack(
+    stack = OneMachineStack(
         state_dir=state,
         stage="b" + secrets.token_hex(4),
         retry_backoff_s=0.2,

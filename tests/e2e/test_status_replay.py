@@ -21,7 +21,7 @@ from PIL import Image
 from ocrpipe_local import cli
 from ocrpipe_local.archive import read_archive
 from ocrpipe_local.discovery import discover
-from ocrpipe_local.stack import LocalStack, document_is_done, without_service
+from ocrpipe_local.stack import OneMachineStack, document_is_done, without_service
 from tests.local_uploads import upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -63,7 +63,7 @@ def test_status_added_later_is_filled_by_replay_and_nothing_else_runs_again(tmp_
         "corrupt.png": clean[:300],  # rejected by ingest
         "blank.png": _blank_png(),  # OcrFailed: no text
     }
-    with LocalStack(state_dir=state, stage=stage, topology=before_status) as stack:
+    with OneMachineStack(state_dir=state, stage=stage, topology=before_status) as stack:
         session = requests.Session()
         session.trust_env = False
         api = stack.api_url

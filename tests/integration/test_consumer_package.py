@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ocrpipe.topology import load_declaration
 from ocrpipe_local import cli, emulator
 from ocrpipe_local.archive import read_archive
-from ocrpipe_local.stack import LocalStack, document_is_done
+from ocrpipe_local.stack import OneMachineStack, document_is_done
 from tests.local_uploads import upload
 
 pytestmark = [
@@ -71,7 +71,7 @@ def _wordstats(dynamodb: Any, stage: str) -> dict[str, dict[str, Any]]:
 def test_consumer_package_added_later_is_filled_by_replay_alone(tmp_path, capsys):
     stage = "w" + secrets.token_hex(4)
     state = tmp_path / "state"
-    with LocalStack(state_dir=state, stage=stage, retry_backoff_s=0) as stack:
+    with OneMachineStack(state_dir=state, stage=stage, retry_backoff_s=0) as stack:
         assert "wordstats" not in stack.resources.consumers
         session = requests.Session()
         session.trust_env = False

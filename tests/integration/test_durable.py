@@ -19,7 +19,7 @@ import pytest
 
 from ocrpipe_local import durable, emulator
 from ocrpipe_local.discovery import discover
-from ocrpipe_local.stack import LocalStack, StackError
+from ocrpipe_local.stack import OneMachineStack, StackError
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +27,8 @@ NO_WORKERS = dict.fromkeys(discover().consumers, 0)
 
 
 @contextmanager
-def stack_on(data: Path, stage: str) -> Iterator[LocalStack]:
-    with LocalStack(state_dir=data, stage=stage, workers=NO_WORKERS) as stack:
+def stack_on(data: Path, stage: str) -> Iterator[OneMachineStack]:
+    with OneMachineStack(state_dir=data, stage=stage, workers=NO_WORKERS) as stack:
         yield stack
 
 
@@ -47,7 +47,7 @@ def stage() -> str:
     return "t" + secrets.token_hex(3)
 
 
-def _queue(stack: LocalStack, consumer: str) -> str:
+def _queue(stack: OneMachineStack, consumer: str) -> str:
     return stack.resources.consumers[consumer].dlq.url
 
 
@@ -189,7 +189,7 @@ def test_a_restart_releases_the_claims_of_the_stopped_process(tmp_path: Path, st
 def test_each_data_directory_has_its_own_state(tmp_path: Path, stage: str) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
 
-    def objects(stack: LocalStack) -> list[Any]:
+    def objects(stack: OneMachineStack) -> list[Any]:
         listed = stack.client("s3").list_objects_v2(Bucket=stack.resources.buckets["ocr"])
         return [o["Key"] for o in listed.get("Contents", [])]
 
@@ -209,10 +209,10 @@ def test_a_state_file_of_another_format_is_refused_with_a_reason(
     with sqlite3.connect(tmp_path / durable.FILE_NAME) as db:
         db.execute("UPDATE meta SET value = '999' WHERE name = 'schema'")
     with pytest.raises(StackError, match="another version of ocrpipe"):
-        LocalStack(state_dir=tmp_path, stage=stage, workers=NO_WORKERS).start()
+        OneMachineStack(state_dir=tmp_path, stage=stage, workers=NO_WORKERS).start()
 
 
 def test_a_damaged_state_file_is_refused_with_a_reason(tmp_path: Path, stage: str) -> None:
     (tmp_path / durable.FILE_NAME).write_bytes(b"not a database, " * 100)
     with pytest.raises(StackError, match=r"cannot use the state in .*not a database"):
-        LocalStack(state_dir=tmp_path, stage=stage, workers=NO_WORKERS).start()
+        OneMachineStack(state_dir=tmp_path, stage=stage, workers=NO_WORKERS).start()

@@ -21,8 +21,8 @@ from ocrpipe.bus import EventPublisher
 from ocrpipe.events import DocumentUploaded, OcrCompleted
 from ocrpipe.topology import Topology, naming_rules
 from ocrpipe_local.archive import read_archive
-from ocrpipe_local.replay import ReplayError, Window, replay_local
-from ocrpipe_local.stack import LocalStack, StackError, without_service
+from ocrpipe_local.operations.replay import ReplayError, Window, replay_local
+from ocrpipe_local.stack import OneMachineStack, StackError, without_service
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +133,7 @@ def test_replay_window_consumer_filter_and_a_consumer_added_later(tmp_path):
     late = [f"late{tag}{i}" for i in range(2)]
     ocr_doc = f"ocrdone{tag}"
     docs = {*early, *late, ocr_doc}
-    with LocalStack(
+    with OneMachineStack(
         state_dir=state,
         stage="rp" + secrets.token_hex(3),
         topology=without_service(topology, "status"),

@@ -18,7 +18,7 @@ from moto import mock_aws
 from ocrpipe.topology import Place
 from ocrpipe_local import cli
 from ocrpipe_local.discovery import discover
-from ocrpipe_local.replay import ReplayError, Window, prepare_aws_replay
+from ocrpipe_local.operations.replay import ReplayError, Window, prepare_aws_replay
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """The local runtime itself, with FAKE consumers defined here (not the four services).
 
-A test topology (``LocalStack(topology=...)``) wires handlers from this module; they record
+A test topology (``OneMachineStack(topology=...)``) wires handlers from this module; they record
 what they receive. One stack serves the module; each test uses its own document ids.
 """
 
@@ -23,7 +23,7 @@ from ocrpipe.bus import EventPublisher
 from ocrpipe.envelope import Envelope
 from ocrpipe.events import DocumentUploaded, OcrCompleted, WordsCounted
 from ocrpipe.topology import Topology, naming_rules
-from ocrpipe_local.stack import LocalStack
+from ocrpipe_local.stack import OneMachineStack
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +152,7 @@ def make_topology() -> Topology:
 def stack(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("state")
     stage = "t" + secrets.token_hex(3)
-    with LocalStack(
+    with OneMachineStack(
         state_dir=state, stage=stage, topology=make_topology(), retry_backoff_s=0
     ) as running:
         yield running
@@ -162,7 +162,7 @@ def _doc() -> str:
     return "doc" + secrets.token_hex(8)
 
 
-def _publisher(stack: LocalStack) -> EventPublisher:
+def _publisher(stack: OneMachineStack) -> EventPublisher:
     return EventPublisher(stack.client("events"), stack.resources.bus_name)
 
 
@@ -192,7 +192,7 @@ def _until(predicate: Callable[[], object], timeout: float = 20.0) -> bool:
     return bool(predicate())
 
 
-def test_environment_points_at_the_emulator_with_dummy_credentials(stack: LocalStack):
+def test_environment_points_at_the_emulator_with_dummy_credentials(stack: OneMachineStack):
     assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint_url
     assert stack.endpoint_url.startswith("http://127.0.0.1:")
     assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
@@ -213,7 +213,7 @@ def test_environment_points_at_the_emulator_with_dummy_credentials(stack: LocalS
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
 
 
-def test_events_reach_the_consumer_and_the_archive(stack: LocalStack):
+def test_events_reach_the_consumer_and_the_archive(stack: OneMachineStack):
     doc = _doc()
     _publisher(stack).publish(_uploaded(doc))
     assert _until(lambda: len(_calls("echo", doc)) == 1)
@@ -226,7 +226,7 @@ def test_events_reach_the_consumer_and_the_archive(stack: LocalStack):
     assert any(json.loads(line)["envelope"]["detail"]["document_id"] == doc for line in lines)
 
 
-def test_wait_for_returns_when_the_pipeline_outcome_arrives(stack: LocalStack):
+def test_wait_for_returns_when_the_pipeline_outcome_arrives(stack: OneMachineStack):
     doc = _doc()
     counted = WordsCounted(
         document_id=doc,
@@ -248,7 +248,7 @@ def test_wait_for_returns_when_the_pipeline_outcome_arrives(stack: LocalStack):
     assert "NotificationSent" not in [e.detail_type for e in events[doc]]
 
 
-def test_a_failing_record_goes_to_the_dlq_after_max_receives(stack: LocalStack):
+def test_a_failing_record_goes_to_the_dlq_after_max_receives(stack: OneMachineStack):
     doc = _doc()
     ocr_done = OcrCompleted(
         document_id=doc,
@@ -271,7 +271,7 @@ def test_a_failing_record_goes_to_the_dlq_after_max_receives(stack: LocalStack):
     sqs.purge_queue(QueueUrl=url)
 
 
-def test_partial_batch_failure_retries_only_the_failed_record(stack: LocalStack):
+def test_partial_batch_failure_retries_only_the_failed_record(stack: OneMachineStack):
     docs = [_doc() for _ in range(3)]
     events = [
         WordsCounted(
@@ -295,7 +295,7 @@ def test_partial_batch_failure_retries_only_the_failed_record(stack: LocalStack)
     assert stack.queue_depths()[stack.resources.consumers["partial"].dlq.name].total == 0
 
 
-def test_a_handler_that_raises_fails_its_batch_which_is_retried(stack: LocalStack):
+def test_a_handler_that_raises_fails_its_batch_which_is_retried(stack: OneMachineStack):
     doc = _doc()
     stack.client("events").put_events(
         Entries=[
@@ -314,7 +314,7 @@ def test_a_handler_that_raises_fails_its_batch_which_is_retried(stack: LocalStac
     assert "handler raised" in runtime_log
 
 
-def test_s3_object_created_reaches_a_default_bus_consumer(stack: LocalStack):
+def test_s3_object_created_reaches_a_default_bus_consumer(stack: OneMachineStack):
     s3 = stack.client("s3")
     bucket = os.environ["OCRPIPE_UPLOADS_BUCKET"]
     other = f"not-uploads-{stack.place.stage}"
@@ -331,7 +331,7 @@ def test_s3_object_created_reaches_a_default_bus_consumer(stack: LocalStack):
         assert elsewhere not in S3_KEYS
 
 
-def test_http_api_turns_requests_into_http_api_v2_events(stack: LocalStack):
+def test_http_api_turns_requests_into_http_api_v2_events(stack: OneMachineStack):
     response = requests.post(
         f"{stack.api_url}/echo?a=1&a=2",
         json={"hello": "wörld"},
@@ -371,7 +371,7 @@ def test_http_api_turns_requests_into_http_api_v2_events(stack: LocalStack):
     assert requests.get(f"{stack.api_url}/echo", timeout=10).status_code == 404
 
 
-def test_queue_depths_cover_every_queue_and_dlq(stack: LocalStack):
+def test_queue_depths_cover_every_queue_and_dlq(stack: OneMachineStack):
     depths = stack.queue_depths()
     for consumer in stack.resources.consumers.values():
         assert consumer.queue.name in depths
@@ -380,6 +380,6 @@ def test_queue_depths_cover_every_queue_and_dlq(stack: LocalStack):
     assert all(d.total == 0 for d in stack.queue_depths().values())
 
 
-def test_only_one_stack_per_process(stack: LocalStack, tmp_path):
-    with pytest.raises(RuntimeError, match="another LocalStack"):
-        LocalStack(state_dir=tmp_path, stage="other", topology=make_topology()).start()
+def test_only_one_stack_per_process(stack: OneMachineStack, tmp_path):
+    with pytest.raises(RuntimeError, match="another OneMachineStack"):
+        OneMachineStack(state_dir=tmp_path, stage="other", topology=make_topology()).start()

@@ -9,7 +9,7 @@ import sys
 import pytest
 import requests
 
-from ocrpipe_local.stack import LocalStack
+from ocrpipe_local.stack import OneMachineStack
 
 from .test_runtime import make_topology
 
@@ -21,7 +21,7 @@ def test_stop_restores_the_environment_and_a_stage_can_be_provisioned_again(tmp_
     monkeypatch.delenv("OCRPIPE_BUS_NAME", raising=False)
     stage = "t" + secrets.token_hex(3)
     for _ in range(2):  # the second start finds every resource already there
-        with LocalStack(state_dir=tmp_path, stage=stage, topology=make_topology()) as stack:
+        with OneMachineStack(state_dir=tmp_path, stage=stage, topology=make_topology()) as stack:
             assert "AWS_PROFILE" not in os.environ
             assert os.environ["OCRPIPE_BUS_NAME"] == f"ocrpipe-{stage}"
             assert stack.drain(timeout=10)
@@ -33,7 +33,7 @@ def test_stop_restores_the_environment_and_a_stage_can_be_provisioned_again(tmp_
 def test_function_output_goes_to_the_log_file_not_the_terminal(tmp_path, capsys):
     terminal = sys.stdout
     stage = "t" + secrets.token_hex(3)
-    with LocalStack(state_dir=tmp_path, stage=stage, topology=make_topology()) as stack:
+    with OneMachineStack(state_dir=tmp_path, stage=stage, topology=make_topology()) as stack:
         print("the CLI's own line")
         response = requests.post(f"{stack.api_url}/echo", json={}, timeout=10)
         assert response.status_code == 201

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from ingest.backfill import backfill_document_id, parse_batch_tasks
-from ocrpipe_local.backfill import (
+from ocrpipe_local.operations.backfill import (
     BackfillError,
     BackfillSummary,
     Checkpoint,

@@ -10,11 +10,12 @@ import pytest
 
 from ocrpipe.events import DocumentRejected, OcrCompleted, WordsCounted
 from ocrpipe_local.archive import ArchivedEvent, read_archive
-from ocrpipe_local.cli import (
+from ocrpipe_local.cli import build_parser
+from ocrpipe_local.cli.common import parse_csv_args
+from ocrpipe_local.cli.process import (
     DocumentOutcome,
     UsageError,
     apply_events,
-    build_parser,
     expand_paths,
     guess_content_type,
     print_table,
@@ -171,7 +172,7 @@ def test_process_takes_one_of_the_six_languages_or_detects():
 
 def test_output_names_fit_a_file_name_and_stay_apart(tmp_path):
     """A 255-byte input name was e-mailed, then its outputs could not be written."""
-    from ocrpipe_local.cli import NAME_MAX_BYTES, OUTPUT_SUFFIX, output_stem
+    from ocrpipe_local.cli.process import NAME_MAX_BYTES, OUTPUT_SUFFIX, output_stem
 
     long_a = "é" * 120 + "a"  # 241 bytes
     long_b = "é" * 120 + "b"
@@ -183,3 +184,8 @@ def test_output_names_fit_a_file_name_and_stay_apart(tmp_path):
         (tmp_path / (stem + OUTPUT_SUFFIX)).write_text("{}")  # the file system takes it
     assert output_stem("scan", {"scan"}) == "scan-2"
     assert output_stem("scan", set()) == "scan"
+
+
+def test_csv_args():
+    assert parse_csv_args(["status", "ocr, notify", ""]) == ["status", "ocr", "notify"]
+    assert parse_csv_args(None) == []

@@ -11,14 +11,13 @@ import pytest
 from ocrpipe.topology import Place
 from ocrpipe_local.archive import ArchivedEvent
 from ocrpipe_local.discovery import discover
-from ocrpipe_local.replay import (
+from ocrpipe_local.operations.replay import (
     AwsReplayRequest,
     PatternMatcher,
     ReplayError,
     Window,
     check_replay_name,
     event_time,
-    parse_csv_args,
     parse_time,
     plan_replay,
     replay_on_aws,
@@ -173,11 +172,6 @@ def test_replay_names_follow_eventbridge_rules():
     for bad in ("", "has space", "x" * 65, "ünï"):
         with pytest.raises(ReplayError):
             check_replay_name(bad)
-
-
-def test_csv_args():
-    assert parse_csv_args(["status", "ocr, notify", ""]) == ["status", "ocr", "notify"]
-    assert parse_csv_args(None) == []
 
 
 class FakeEvents:

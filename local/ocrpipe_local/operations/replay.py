@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sqs import SQSClient
 
-    from ocrpipe_local.stack import LocalStack
+    from ocrpipe_local.stack import OneMachineStack
 
 #: Events notify tells a person about; ``--renotify`` marks these.
 OUTCOME_DETAIL_TYPES = frozenset(e.DETAIL_TYPE for e in OUTCOME_EVENTS)
@@ -323,7 +323,7 @@ def _send(sqs: SQSClient, queue_url: str, bodies: list[str]) -> None:
 
 
 def replay_local(
-    stack: LocalStack,
+    stack: OneMachineStack,
     *,
     window: Window,
     event_types: Collection[str] | None = None,
@@ -521,11 +521,3 @@ def summarise_skipped_rereads(events: Sequence[ArchivedEvent], since: datetime, 
             name = event.detail.get("filename") or document_id
             print(f"    {name} ({document_id}): {event.detail['reread_skipped']}", file=out)
     return len(skipped)
-
-
-def parse_csv_args(values: Sequence[str] | None) -> list[str]:
-    """``--to a --to b,c`` -> ``[a, b, c]``."""
-    found: list[str] = []
-    for value in values or []:
-        found.extend(v.strip() for v in value.split(",") if v.strip())
-    return found

@@ -21,9 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-
-from ocrpipe_local import emulator
+from ocrpipe_local import loopback
 from ocrpipe_local.archive import ArchivedEvent
 
 LOCK_FILE = "runtime.lock"
@@ -121,7 +119,7 @@ class AttachedStack:
         #: Set when the stack stopped while this command waited on it.
         self.stopped = False
         self._clients: dict[str, Any] = {}
-        emulator.loopback_without_proxy()
+        loopback.loopback_without_proxy()
 
     @property
     def archive_path(self) -> Path:
@@ -140,11 +138,13 @@ class AttachedStack:
         service (making one loads the service's model, ~0.2 s of CPU)."""
         found = self._clients.get(service_name)
         if found is None:
+            import boto3  # only commands that call AWS APIs pay for importing it
+
             found = boto3.session.Session().client(
                 service_name,  # type: ignore[call-overload]
                 endpoint_url=self.endpoint_url,
-                region_name=emulator.REGION,
-                **emulator.DUMMY_CREDENTIALS,
+                region_name=loopback.REGION,
+                **loopback.DUMMY_CREDENTIALS,
             )
             self._clients[service_name] = found
         return found

@@ -38,9 +38,10 @@ from ocrpipe.events import (
     NotificationSent,
 )
 from ocrpipe.topology import Place, ServiceDeclaration, Topology
-from ocrpipe_local import attach, durable, emulator, faults
+from ocrpipe_local import attach, durable, emulator, faults, loopback
 from ocrpipe_local.archive import ArchivedEvent, EventArchive
 from ocrpipe_local.discovery import WEB_DIR, discover, package_declarations
+from ocrpipe_local.errors import StackError
 from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
 from ocrpipe_local.http_api import LocalHttpApi, Route, parse_route
 from ocrpipe_local.provision import (
@@ -74,10 +75,6 @@ NOTIFIED = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in (NotificationSent, Notif
 
 _active_lock = threading.Lock()
 _active: OneMachineStack | None = None
-
-
-class StackError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -170,7 +167,7 @@ class OneMachineStack:
             self.topology = discover(consumers)
         else:
             self.topology = topology.adding(*package_declarations(consumers))
-        self.place = Place(stage=stage, account=emulator.ACCOUNT, region=emulator.REGION)
+        self.place = Place(stage=stage, account=loopback.ACCOUNT, region=loopback.REGION)
         self.worker_counts = default_workers(self.topology)
         self.worker_counts.update(workers or {})
         unknown = set(self.worker_counts) - set(self.topology.consumers)
@@ -241,7 +238,7 @@ class OneMachineStack:
         except (durable.DurableStateError, sqlite3.DatabaseError) as exc:
             raise StackError(f"cannot use the state in {self.state_dir}: {exc}") from exc
         self.endpoint_url = emulator.ensure_server()
-        self._saved_env = emulator.point_environment_at(self.endpoint_url)
+        self._saved_env = loopback.point_environment_at(self.endpoint_url)
         # Keys before provisioning (it finds their aliases), the rest once resources exist.
         self._durable.restore_keys(self.place.account, self.place.region)
         self.provisioned = self._provisioner().provision(
@@ -255,7 +252,7 @@ class OneMachineStack:
         }
         env.update(self.provisioned.env)
         env.update(self.extra_env)
-        self._remember(emulator.apply_environment(env))
+        self._remember(loopback.apply_environment(env))
 
         self._output.open()
         serialise_powertools_metrics()
@@ -299,7 +296,7 @@ class OneMachineStack:
         )
         self._api.start()
         # Links to results point at this API (known once it listens); see ocrpipe.links.
-        self._remember(emulator.apply_environment({"OCRPIPE_PUBLIC_API_URL": self._api.url}))
+        self._remember(loopback.apply_environment({"OCRPIPE_PUBLIC_API_URL": self._api.url}))
         # The handlers build their settings and clients once per container: from here on
         # (the environment is whole), as Lambda would after a deploy.
         container.cold_start()
@@ -357,7 +354,7 @@ class OneMachineStack:
             self._durable = None
         self._output.close()
         if self._saved_env:
-            emulator.apply_environment(self._saved_env)
+            loopback.apply_environment(self._saved_env)
             self._saved_env = {}
         container.cold_start()  # nothing built for this stack outlives it
         self._stop_runtime_log()
@@ -583,7 +580,7 @@ class OneMachineStack:
         added = {k: v for k, v in env.items() if self.provisioned.env.get(k) != v}
         added = {k: v for k, v in added.items() if k not in self.extra_env}
         self.provisioned.env.update(added)
-        self._remember(emulator.apply_environment(dict(added)))
+        self._remember(loopback.apply_environment(dict(added)))
         container.cold_start()  # every handler sees the new environment from now on
 
         handler = _load_handler(name, spec.handler)

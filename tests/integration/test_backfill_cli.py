@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from ingest.backfill import backfill_document_id
-from ocrpipe_local import cli, emulator
+from ocrpipe_local import cli, emulator, loopback
 from ocrpipe_local.archive import read_archive
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -44,7 +44,7 @@ def source_bucket(monkeypatch):
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
-        region_name=emulator.REGION,
+        region_name=loopback.REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )

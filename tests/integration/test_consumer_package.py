@@ -26,7 +26,7 @@ import requests
 from PIL import Image, ImageDraw, ImageFont
 
 from ocrpipe.topology import load_declaration
-from ocrpipe_local import cli, emulator
+from ocrpipe_local import cli, emulator, loopback
 from ocrpipe_local.archive import read_archive
 from ocrpipe_local.stack import OneMachineStack, document_is_done
 from tests.local_uploads import upload
@@ -140,7 +140,7 @@ def test_process_with_consumer_option_runs_the_package_from_the_start(tmp_path):
     dynamodb = boto3.client(
         "dynamodb",
         endpoint_url=emulator.ensure_server(),
-        region_name=emulator.REGION,
+        region_name=loopback.REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )

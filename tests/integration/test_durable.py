@@ -19,7 +19,8 @@ import pytest
 
 from ocrpipe_local import durable, emulator
 from ocrpipe_local.discovery import discover
-from ocrpipe_local.stack import OneMachineStack, StackError
+from ocrpipe_local.errors import StackError
+from ocrpipe_local.stack import OneMachineStack
 
 pytestmark = pytest.mark.integration
 

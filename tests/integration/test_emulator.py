@@ -10,15 +10,15 @@ import pytest
 import requests
 from botocore.exceptions import EndpointConnectionError
 
-from ocrpipe_local import emulator
+from ocrpipe_local import emulator, loopback
 
 
 @pytest.fixture
 def endpoint() -> Iterator[str]:
     url = emulator.ensure_server()
-    previous = emulator.point_environment_at(url)
+    previous = loopback.point_environment_at(url)
     yield url
-    emulator.apply_environment(previous)
+    loopback.apply_environment(previous)
 
 
 def test_calls_to_the_own_server_skip_http_and_share_its_state(

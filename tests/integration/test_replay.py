@@ -21,8 +21,9 @@ from ocrpipe.bus import EventPublisher
 from ocrpipe.events import DocumentUploaded, OcrCompleted
 from ocrpipe.topology import Topology, naming_rules
 from ocrpipe_local.archive import read_archive
+from ocrpipe_local.errors import StackError
 from ocrpipe_local.operations.replay import ReplayError, Window, replay_local
-from ocrpipe_local.stack import OneMachineStack, StackError, without_service
+from ocrpipe_local.stack import OneMachineStack, without_service
 
 pytestmark = pytest.mark.integration
 

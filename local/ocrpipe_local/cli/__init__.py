@@ -7,6 +7,11 @@ the stack running for manual use (curl, a browser form, another program).
 One module per command (``process``, ``documents``, ``dlq``, ``up``, ``replay``, ``backfill``),
 each with its options (``HELP``, ``add_arguments``) and what it does (``run``); what several
 share is in ``common``. This module only builds the parser and dispatches.
+
+Command modules import the runtime (the stack, the emulator, boto3, the services) inside the
+functions that start or call it, not at the top: a command attached to a running
+``ocrpipe up`` needs none of it and starts in ~0.3 s instead of ~0.9 s, which is a page's worth
+of engine time on a short ``ocrpipe process``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 from ocrpipe_local import attach
 from ocrpipe_local.cli import backfill, dlq, documents, process, replay, up
 from ocrpipe_local.cli.common import common_options
-from ocrpipe_local.stack import StackError
+from ocrpipe_local.errors import StackError
 
 #: Each command's module, in the order ``ocrpipe --help`` lists them.
 COMMANDS = {

@@ -6,24 +6,24 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ingest.backfill import Backfiller
-from ingest.config import ValidationSettings
-from ocrpipe.bus import EventPublisher
 from ocrpipe.topology import Place
-from ocrpipe_local import attach
 from ocrpipe_local.cli.common import DEFAULT_TIMEOUT_S, command_stack, running_elsewhere
-from ocrpipe_local.operations import backfill as backfill_mod
 from ocrpipe_local.progress import CountsProgress
-from ocrpipe_local.stack import OneMachineStack, active_stack
+
+if TYPE_CHECKING:
+    from ocrpipe_local import attach
+    from ocrpipe_local.stack import OneMachineStack
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """``ocrpipe backfill``: announce existing objects (locally, or ``--aws``)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ocrpipe_local.stack import OneMachineStack, active_stack
+
     inventory = Path(args.inventory) if args.inventory else None
     if args.aws:
         try:  # real AWS: the user's credentials and configuration, no emulator
@@ -73,6 +73,12 @@ def _backfill_with(
     stack: OneMachineStack | attach.AttachedStack | None,
     out: TextIO,
 ) -> int:
+    from ingest.backfill import Backfiller
+    from ingest.config import ValidationSettings
+    from ocrpipe.bus import EventPublisher
+    from ocrpipe_local.operations import backfill as backfill_mod
+    from ocrpipe_local.stack import OneMachineStack
+
     description, rows = backfill_mod.load_rows(args.source, inventory, s3)
     job = backfill_mod.job_name(description, args.stage + (":aws" if args.aws else ""))
     checkpoint_path = Path(args.state_dir) / "backfill" / f"{job}.jsonl"

@@ -7,10 +7,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ocrpipe_local import attach
-from ocrpipe_local.stack import OneMachineStack
+
+if TYPE_CHECKING:
+    from ocrpipe_local.stack import OneMachineStack
 
 DEFAULT_STATE_DIR = ".ocrpipe"
 DEFAULT_TIMEOUT_S = 300.0
@@ -83,6 +85,8 @@ def running_elsewhere(args: argparse.Namespace, out: TextIO) -> attach.AttachedS
 
 def command_stack(args: argparse.Namespace) -> OneMachineStack:
     """The stack a command runs for its own duration when no ``ocrpipe up`` runs."""
+    from ocrpipe_local.stack import OneMachineStack  # the runtime, only when one is started
+
     return OneMachineStack(
         state_dir=args.state_dir,
         stage=args.stage,

@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from ocrpipe_local import dlq as dlq_mod
 from ocrpipe_local.cli.common import parse_csv_args, running_elsewhere
-from ocrpipe_local.stack import active_stack
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """``ocrpipe dlq [--redrive] [--to CONSUMER]``: the running stack's dead-letter queues."""
+    from ocrpipe_local import dlq as dlq_mod
+    from ocrpipe_local.stack import active_stack
+
     in_process = active_stack()
     if in_process is not None:
         provisioned = in_process.resources.consumers

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import requests
 
@@ -36,7 +36,9 @@ from ocrpipe_local.cli.common import (
     running_elsewhere,
 )
 from ocrpipe_local.progress import DocumentsProgress
-from ocrpipe_local.stack import QueueDepth
+
+if TYPE_CHECKING:
+    from ocrpipe_local.stack import QueueDepth
 
 SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"})
 HTTP_TIMEOUT_S = 60

@@ -7,13 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
-
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ocrpipe.topology import Place
-from ocrpipe_local import attach, emulator
+from ocrpipe_local import attach, loopback
 from ocrpipe_local.archive import read_archive
 from ocrpipe_local.cli.common import (
     DEFAULT_TIMEOUT_S,
@@ -22,13 +19,18 @@ from ocrpipe_local.cli.common import (
     running_elsewhere,
 )
 from ocrpipe_local.discovery import discover
-from ocrpipe_local.operations import replay as replay_mod
 from ocrpipe_local.progress import QueuesProgress
-from ocrpipe_local.stack import OneMachineStack, active_stack
+
+if TYPE_CHECKING:
+    from ocrpipe_local.operations.replay import Window
+    from ocrpipe_local.stack import OneMachineStack
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """``ocrpipe replay``: locally from the archive file, or ``--aws`` with StartReplay."""
+    from ocrpipe_local.operations import replay as replay_mod
+    from ocrpipe_local.stack import active_stack
+
     window = replay_mod.Window.parse(args.since, args.until)
     consumers = parse_csv_args(args.to) or None
     event_types = parse_csv_args(args.event) or None
@@ -76,8 +78,10 @@ def _replay_attached(
     running: attach.AttachedStack, args: argparse.Namespace, options: dict[str, Any], out: TextIO
 ) -> int:
     """Replay into the consumers of the ``ocrpipe up`` this command attached to."""
+    from ocrpipe_local.operations import replay as replay_mod
+
     info = running.info
-    place = Place(stage=info.stage, account=emulator.ACCOUNT, region=emulator.REGION)
+    place = Place(stage=info.stage, account=loopback.ACCOUNT, region=loopback.REGION)
     before = running.queue_depths()
     started = datetime.now(UTC)
     report = replay_mod.replay_archive(
@@ -112,11 +116,16 @@ def _replay_attached(
 
 def _replay_on_aws(
     args: argparse.Namespace,
-    window: replay_mod.Window,
+    window: Window,
     consumers: list[str] | None,
     event_types: list[str] | None,
     out: TextIO,
 ) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ocrpipe_local.operations import replay as replay_mod
+
     refused = [
         (flag, why)
         for flag, why in (

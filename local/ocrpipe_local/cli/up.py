@@ -8,14 +8,19 @@ import os
 import signal
 import threading
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ocrpipe_local import durable, faults
 from ocrpipe_local.cli.common import worker_counts
-from ocrpipe_local.stack import OneMachineStack
+
+if TYPE_CHECKING:
+    from ocrpipe_local import faults
+    from ocrpipe_local.stack import OneMachineStack
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    from ocrpipe_local import durable
+    from ocrpipe_local.stack import OneMachineStack
+
     done = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -117,6 +122,8 @@ def _finish_in_flight(
 
 
 def _fault_plan(text: str | None) -> faults.FaultPlan | None:
+    from ocrpipe_local import faults
+
     if not text:
         return None
     try:

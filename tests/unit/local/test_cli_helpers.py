@@ -189,3 +189,19 @@ def test_output_names_fit_a_file_name_and_stay_apart(tmp_path):
 def test_csv_args():
     assert parse_csv_args(["status", "ocr, notify", ""]) == ["status", "ocr", "notify"]
     assert parse_csv_args(None) == []
+
+
+def test_the_cli_imports_the_runtime_only_when_a_command_starts_it() -> None:
+    """``ocrpipe process`` attached to a running ``ocrpipe up`` needs neither the emulator nor
+    the runtime: importing them (moto, boto3, the services) would cost ~0.6 s per command."""
+    import subprocess
+    import sys
+
+    heavy = ("moto", "boto3", "ocrpipe_local.stack", "ocrpipe_local.emulator", "ingest")
+    code = (
+        f"import sys, ocrpipe_local.cli; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""

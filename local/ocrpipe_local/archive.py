@@ -23,12 +23,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocrpipe.envelope import Envelope, UnknownEventError
-from ocrpipe.events import DomainEvent
+from ocrpipe.events import OUTCOME_EVENTS, DomainEvent, NotificationFailed, NotificationSent
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger(__name__)
+
+#: The events that end a document's way through the pipeline, and those that tell its person.
+OUTCOMES = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in OUTCOME_EVENTS)
+NOTIFIED = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in (NotificationSent, NotificationFailed))
+
+
+def document_is_done(events: Iterable[ArchivedEvent], *, needs_notification: bool) -> bool:
+    """Whether a document's archived ``events`` hold its outcome (and, when its person is to
+    be told, the notification's)."""
+    kinds = {(e.source, e.detail_type) for e in events}
+    if not kinds & OUTCOMES:
+        return False
+    return not needs_notification or bool(kinds & NOTIFIED)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ocrpipe_local import loopback
-from ocrpipe_local.archive import ArchivedEvent
+from ocrpipe_local.archive import ArchivedEvent, document_is_done
 
 LOCK_FILE = "runtime.lock"
 RUNTIME_FILE = "runtime.json"
@@ -200,8 +200,6 @@ class AttachedStack:
 
         The same rule as :meth:`OneMachineStack.wait_for`, read from the archive file the running
         stack appends to; ``on_event`` is called with each of their events as it arrives."""
-        from ocrpipe_local.stack import document_is_done
-
         ids, must_notify = set(document_ids), set(notified)
         by_doc: dict[str, list[ArchivedEvent]] = {d: [] for d in ids}
         offset = 0

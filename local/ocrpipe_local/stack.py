@@ -32,14 +32,9 @@ from types import TracebackType
 from typing import Any
 
 from ocrpipe import aws, container
-from ocrpipe.events import (
-    OUTCOME_EVENTS,
-    NotificationFailed,
-    NotificationSent,
-)
 from ocrpipe.topology import Place, ServiceDeclaration, Topology
 from ocrpipe_local import attach, durable, emulator, faults, loopback
-from ocrpipe_local.archive import ArchivedEvent, EventArchive
+from ocrpipe_local.archive import ArchivedEvent, EventArchive, document_is_done
 from ocrpipe_local.discovery import WEB_DIR, discover, package_declarations
 from ocrpipe_local.errors import StackError
 from ocrpipe_local.function_output import FunctionOutput, serialise_powertools_metrics
@@ -70,8 +65,6 @@ FUNCTION_ENV_DEFAULTS = {
     "OMP_THREAD_LIMIT": "1",
 }
 
-TERMINAL = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in OUTCOME_EVENTS)
-NOTIFIED = frozenset((e.SOURCE, e.DETAIL_TYPE) for e in (NotificationSent, NotificationFailed))
 
 _active_lock = threading.Lock()
 _active: OneMachineStack | None = None
@@ -95,13 +88,6 @@ def default_workers(topology: Topology) -> dict[str, int]:
         name: cores if spec.service in CPU_BOUND_SERVICES else 1
         for name, spec in topology.consumers.items()
     }
-
-
-def document_is_done(events: list[ArchivedEvent], *, needs_notification: bool) -> bool:
-    kinds = {(e.source, e.detail_type) for e in events}
-    if not kinds & TERMINAL:
-        return False
-    return not needs_notification or bool(kinds & NOTIFIED)
 
 
 def without_service(topology: Topology, service: str) -> Topology:

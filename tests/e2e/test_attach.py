@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ocrpipe_local import attach
-from ocrpipe_local.stack import document_is_done
+from ocrpipe_local.archive import document_is_done
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

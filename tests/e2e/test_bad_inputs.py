@@ -35,8 +35,8 @@ import requests
 
 from ingest.keys import derived_document_id
 from ocrpipe.events import OcrFailureReason, RejectionReason
-from ocrpipe_local.archive import ArchivedEvent
-from ocrpipe_local.stack import OneMachineStack, document_is_done
+from ocrpipe_local.archive import ArchivedEvent, document_is_done
+from ocrpipe_local.stack import OneMachineStack
 from tests.badinputs import corpus
 from tests.badinputs.corpus import Case
 from tests.fake_dns import fake_resolver

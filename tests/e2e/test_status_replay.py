@@ -19,9 +19,9 @@ import requests
 from PIL import Image
 
 from ocrpipe_local import cli
-from ocrpipe_local.archive import read_archive
+from ocrpipe_local.archive import document_is_done, read_archive
 from ocrpipe_local.discovery import discover
-from ocrpipe_local.stack import OneMachineStack, document_is_done, without_service
+from ocrpipe_local.stack import OneMachineStack, without_service
 from tests.local_uploads import upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]

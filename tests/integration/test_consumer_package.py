@@ -27,8 +27,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocrpipe.topology import load_declaration
 from ocrpipe_local import cli, emulator, loopback
-from ocrpipe_local.archive import read_archive
-from ocrpipe_local.stack import OneMachineStack, document_is_done
+from ocrpipe_local.archive import document_is_done, read_archive
+from ocrpipe_local.stack import OneMachineStack
 from tests.local_uploads import upload
 
 pytestmark = [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ocrpipe.events import DocumentRejected, OcrCompleted, WordsCounted
-from ocrpipe_local.archive import ArchivedEvent, read_archive
+from ocrpipe_local.archive import ArchivedEvent, document_is_done, read_archive
 from ocrpipe_local.cli import build_parser
 from ocrpipe_local.cli.common import parse_csv_args
 from ocrpipe_local.cli.process import (
@@ -22,7 +22,7 @@ from ocrpipe_local.cli.process import (
 )
 from ocrpipe_local.discovery import discover
 from ocrpipe_local.provision import ARCHIVE_CONSUMER
-from ocrpipe_local.stack import default_workers, document_is_done
+from ocrpipe_local.stack import default_workers
 
 SHA = "b" * 64
 

@@ -18,9 +18,9 @@ In one run, on the same files, it times:
   target, one single-threaded process after another;
 * ``raw2``: two such processes at a time (the most plain Tesseract gets out of 2 cores):
   ``T_raw2``;
-* ``pipeline``: what ``ocrpipe process FILES --out DIR`` does, in this process, built from the
-  CLI's own functions (``ocrpipe_local.cli.process``: ``upload``/``apply_events``/
-  ``write_outputs``) around a ``OneMachineStack`` timed in three parts: start-up (emulator,
+* ``pipeline``: what ``ocrpipe process FILES --out DIR`` does, in this process: the CLI's own
+  ``ocrpipe_local.cli.process.process_on`` on a ``OneMachineStack`` timed in three parts:
+  start-up (emulator,
   provisioning, workers, HTTP API), processing (every upload through the HTTP API and
   presigned POST until every document's ``WordsCounted`` is archived and its text and counts
   are written to ``--out``), and shut-down (queues drained, stack stopped). ``total`` is all
@@ -53,6 +53,8 @@ the pipeline's ``<stem>.txt``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import resource
@@ -68,14 +70,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ocr_quality import bag, f1
 from ocrpipe_local.attach import find_running
 from ocrpipe_local.cli.common import DEFAULT_TIMEOUT_S
-from ocrpipe_local.cli.process import DocumentOutcome, apply_events, upload, write_outputs
+from ocrpipe_local.cli.process import DocumentOutcome, process_on
 from ocrpipe_local.stack import OneMachineStack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,17 +215,10 @@ def run_pipeline(paths: list[Path], out_dir: Path, state_dir: Path) -> PipelineR
             for name, n in stack.worker_counts.items()
             if stack.topology.consumers[name].service == "ocr"
         )
-        session = requests.Session()
-        session.trust_env = False  # loopback only, as the CLI does
-        for outcome in outcomes:
-            upload(session, stack.api_url, outcome, {})
-        waiting = [o for o in outcomes if o.document_id and o.status == "pending"]
-        events = stack.wait_for([o.document_id for o in waiting], DEFAULT_TIMEOUT_S)
-        taken: set[str] = set()
-        for outcome in waiting:
-            apply_events(outcome, events.get(outcome.document_id, []))
-            if outcome.status == "counted":
-                write_outputs(stack, outcome, out_dir, taken)
+        # What `ocrpipe process FILES --out DIR` does once it has a stack.
+        args = argparse.Namespace(lang=None, timeout=DEFAULT_TIMEOUT_S, out=str(out_dir))
+        with contextlib.redirect_stderr(io.StringIO()):  # its progress lines
+            process_on(stack, args, outcomes, {})
         processed = time.perf_counter()
         cpu_processed = cpu_seconds()
         stack.drain(timeout=60.0)

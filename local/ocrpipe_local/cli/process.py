@@ -211,12 +211,20 @@ def output_stem(stem: str, taken: Collection[str]) -> str:
     return name
 
 
-def write_outputs(
-    stack: ProcessTarget, outcome: DocumentOutcome, out_dir: Path, taken: set[str]
-) -> None:
+def output_names(outcomes: Sequence[DocumentOutcome]) -> list[str]:
+    """Each input's output stem, in the order the inputs were given (a second
+    ``scan.png`` from another folder is always ``scan-2``, whichever finishes first)."""
+    taken: set[str] = set()
+    names = []
+    for outcome in outcomes:
+        names.append(output_stem(outcome.path.stem, taken))
+        taken.add(names[-1])
+    return names
+
+
+def write_outputs(stack: ProcessTarget, outcome: DocumentOutcome, out_dir: Path, name: str) -> None:
+    """``<name>.txt`` and ``<name>.words.json`` of a counted document."""
     s3 = stack.client("s3")
-    name = output_stem(outcome.path.stem, taken)
-    taken.add(name)
     text_loc = S3Location.parse(outcome.text_uri)
     text = s3.get_object(Bucket=text_loc.bucket, Key=text_loc.key)["Body"].read()
     result_loc = S3Location.parse(outcome.result_uri)
@@ -276,7 +284,7 @@ class ProcessTarget(Protocol):
     ) -> dict[str, list[ArchivedEvent]]: ...
 
 
-def _process_on(
+def process_on(
     stack: ProcessTarget,
     args: argparse.Namespace,
     outcomes: list[DocumentOutcome],
@@ -286,6 +294,29 @@ def _process_on(
     session = requests.Session()
     session.trust_env = False  # loopback only: never a proxy
     fields = {**recipient, **({"language": args.lang} if args.lang else {})}
+    names = dict(zip((id(o) for o in outcomes), output_names(outcomes), strict=True))
+    by_id: dict[str, DocumentOutcome] = {}
+    applied: dict[str, int] = {}
+
+    def write(outcome: DocumentOutcome) -> None:
+        if not args.out or outcome.status != "counted" or outcome.outputs:
+            return
+        try:
+            write_outputs(stack, outcome, Path(args.out), names[id(outcome)])
+        except Exception as exc:
+            outcome.status = "error"
+            outcome.reason = f"could not write outputs: {exc}"
+
+    def saw(event: ArchivedEvent) -> None:
+        """An event of one of the documents, as it arrives: shown, applied, and a counted
+        document's outputs written at once (not all at the end)."""
+        progress.saw(event)
+        outcome = by_id.get(event.document_id)
+        if outcome is not None:
+            apply_events(outcome, [event])
+            applied[event.document_id] = applied.get(event.document_id, 0) + 1
+            write(outcome)
+
     with DocumentsProgress(str(o.path) for o in outcomes) as progress:
         for outcome in outcomes:
             try:
@@ -296,15 +327,20 @@ def _process_on(
                 outcome.reason = f"upload failed: {exc}"
                 progress.upload_failed(str(outcome.path))
         waiting = [o for o in outcomes if o.document_id and o.status == "pending"]
+        by_id.update((o.document_id, o) for o in waiting)
         notified = [o.document_id for o in waiting] if recipient else []
         events = stack.wait_for(
             [o.document_id for o in waiting],
             args.timeout,
             notified=notified,
-            on_event=progress.saw,
+            on_event=saw,
         )
     for outcome in waiting:
-        apply_events(outcome, events.get(outcome.document_id, []))
+        # Events archived after the last one shown (the display is told within a second).
+        apply_events(
+            outcome, events.get(outcome.document_id, [])[applied.get(outcome.document_id, 0) :]
+        )
+        write(outcome)
         if outcome.status == "pending":
             outcome.status = "timeout"
             seen = ", ".join(outcome.events) or "no events"
@@ -318,15 +354,6 @@ def _process_on(
         elif recipient and not outcome.notification:
             outcome.notification = "failed"
             outcome.reason = outcome.reason or "no notification within the timeout"
-    taken: set[str] = set()
-    if args.out:
-        for outcome in outcomes:
-            if outcome.status == "counted":
-                try:
-                    write_outputs(stack, outcome, Path(args.out), taken)
-                except Exception as exc:
-                    outcome.status = "error"
-                    outcome.reason = f"could not write outputs: {exc}"
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -349,7 +376,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         return running
     if running is not None:
         attached = running
-        _process_on(attached, args, outcomes, recipient)
+        process_on(attached, args, outcomes, recipient)
         outbox, functions_log = attached.outbox_dir, attached.functions_log
     else:
         print(
@@ -358,7 +385,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
         with command_stack(args) as stack:
-            _process_on(stack, args, outcomes, recipient)
+            process_on(stack, args, outcomes, recipient)
             drained = stack.drain(timeout=min(60.0, max(5.0, args.timeout)))
             stuck = stack.stuck_messages()
             outbox = stack.outbox_dir

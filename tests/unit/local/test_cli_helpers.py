@@ -205,3 +205,11 @@ def test_the_cli_imports_the_runtime_only_when_a_command_starts_it() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == ""
+
+
+def test_output_names_follow_the_order_the_files_were_given() -> None:
+    from ocrpipe_local.cli.process import DocumentOutcome, output_names
+
+    given = [Path("a/scan.png"), Path("b/scan.png"), Path("notes.pdf"), Path("c/scan.jpg")]
+    names = output_names([DocumentOutcome(path=p) for p in given])
+    assert names == ["scan", "scan-2", "notes", "scan-3"]

@@ -74,7 +74,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ocr_quality import bag, f1
 from ocrpipe_local.attach import find_running
-from ocrpipe_local.cli.common import DEFAULT_TIMEOUT_S
+from ocrpipe_local.cli.common import DEFAULT_TIMEOUT_S, worker_counts
 from ocrpipe_local.cli.process import DocumentOutcome, process_on
 from ocrpipe_local.stack import OneMachineStack
 
@@ -202,11 +202,13 @@ def cpu_seconds() -> tuple[float, float]:
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
-def run_pipeline(paths: list[Path], out_dir: Path, state_dir: Path) -> PipelineRun:
+def run_pipeline(
+    paths: list[Path], out_dir: Path, state_dir: Path, workers: dict[str, int]
+) -> PipelineRun:
     outcomes = [DocumentOutcome(path=p) for p in paths]
     start = time.perf_counter()
     cpu_start = cpu_seconds()
-    stack = OneMachineStack(state_dir=state_dir).start()
+    stack = OneMachineStack(state_dir=state_dir, workers=workers).start()
     try:
         started = time.perf_counter()
         cpu_started = cpu_seconds()
@@ -240,14 +242,22 @@ def run_pipeline(paths: list[Path], out_dir: Path, state_dir: Path) -> PipelineR
     )
 
 
-def run_attached(paths: list[Path], base: Path) -> float:
+def run_attached(paths: list[Path], base: Path, workers: dict[str, int]) -> float:
     """Seconds of the whole ``ocrpipe process PATHS --out DIR`` command (its own Python
     start-up included) attached to an ``ocrpipe up`` started beforehand: the kept service."""
     data = base / "attached-state"
     command = [sys.executable, "-m", "ocrpipe_local.cli"]
     log = (base / "attached-up.log").open("wb")
     up = subprocess.Popen(
-        [*command, "up", "--data-dir", str(data)], stdout=log, stderr=subprocess.STDOUT
+        [
+            *command,
+            "up",
+            "--data-dir",
+            str(data),
+            *(f"--workers={name}={n}" for name, n in workers.items()),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 120
@@ -368,7 +378,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", type=Path, help="keep inputs, outputs and pipeline state here (else temp)"
     )
+    parser.add_argument(
+        "--workers",
+        action="append",
+        metavar="CONSUMER=N",
+        help="worker threads for a consumer, as `ocrpipe up --workers` (default: the stack's)",
+    )
     args = parser.parse_args(argv)
+    workers = worker_counts(args.workers)
     if args.count < 1:
         parser.error("--count must be >= 1")
     if shutil.which("tesseract") is None:
@@ -390,9 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         raw1_cpu = cpu_seconds()[1] - raw1_cpu
         _, raw2_s = run_raw(paths, single_thread=True, jobs=2)
         print("pipeline…", file=sys.stderr, flush=True)
-        run = run_pipeline(paths, base / "out", base / "state")
+        run = run_pipeline(paths, base / "out", base / "state", workers)
         print("ocrpipe process attached to ocrpipe up…", file=sys.stderr, flush=True)
-        attached_s = run_attached(paths, base)
+        attached_s = run_attached(paths, base, workers)
         if args.keep:
             raw_dir = base / "raw"
             raw_dir.mkdir()

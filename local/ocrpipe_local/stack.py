@@ -53,6 +53,9 @@ log = logging.getLogger("ocrpipe_local")
 #: Services whose work is CPU-bound (Tesseract runs one process per page, single-threaded):
 #: they get one worker per core by default, every other consumer gets one worker.
 CPU_BOUND_SERVICES = frozenset({"ocr"})
+#: How long start-up waits for the workers to build their handlers' containers; a worker
+#: still building after that goes on in the background (its first message waits for it).
+WARM_TIMEOUT_S = 60.0
 
 #: Same rule as ``ocrpipe.settings.ServiceSettings.stage``.
 STAGE_PATTERN = re.compile(r"[a-z][a-z0-9]{0,9}")
@@ -288,6 +291,10 @@ class OneMachineStack:
         container.cold_start()
         for name, consumer in self.provisioned.consumers.items():
             self._start_workers(consumer, handlers[name])
+        # Up means ready: each worker has built its handler's container (engine, models).
+        deadline = time.monotonic() + WARM_TIMEOUT_S
+        for worker in self.workers:
+            worker.ready.wait(max(0.0, deadline - time.monotonic()))
         self._supervisor = threading.Thread(
             target=self._supervise, name="ocrpipe-supervisor", daemon=True
         )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ocrpipe import container
 from ocrpipe_local import faults
 from ocrpipe_local.function_output import route_current_thread
 from ocrpipe_local.lambda_events import (
@@ -108,9 +109,12 @@ class QueueWorker(threading.Thread):
         self.busy = threading.Event()
         #: Set when an injected fault killed this worker (the stack starts a replacement).
         self.killed = False
+        #: Set once the handler's container is built and the worker polls its queue.
+        self.ready = threading.Event()
 
     def run(self) -> None:
         route_current_thread(self.output)
+        self._warm()
         while not self.stop_event.is_set():
             try:
                 self.poll_once()
@@ -122,6 +126,17 @@ class QueueWorker(threading.Thread):
             except Exception:
                 log.exception("worker %s: polling failed", self.name)
                 self.stop_event.wait(1.0)
+
+    def _warm(self) -> None:
+        """Build the handler's container before the first message, as Lambda's init phase
+        does: settings, clients, the OCR engine and its models are ready when a document
+        arrives. A build that fails here fails again, and is reported, on the first message."""
+        try:
+            container.warm(self.handler)
+        except Exception:
+            log.warning("%s: building the handler's container failed", self.name, exc_info=True)
+        finally:
+            self.ready.set()
 
     def poll_once(self) -> int:
         """Receive one batch and process it; returns the number of records."""

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from ocrpipe.idempotency import OncePerKey
 
 T = TypeVar("T")
+H = TypeVar("H", bound=Callable[..., Any])
+
+#: The attribute :func:`built_by` sets on a handler (copied onto its decorators' wrappers by
+#: ``functools.wraps``).
+_BUILD_ATTRIBUTE = "ocrpipe_container_build"
 
 _lock = threading.Lock()
 _generation = 0
@@ -62,6 +67,29 @@ def per_container(build: Callable[[], T]) -> Callable[[], T]:
         return found
 
     return get
+
+
+def built_by(build: Callable[[], Any]) -> Callable[[H], H]:
+    """Mark a handler as served by what ``build`` (a :func:`per_container` getter) makes, so
+    a runtime can build it before the first event arrives (:func:`warm`)."""
+
+    def mark(handler: H) -> H:
+        handler.__dict__[_BUILD_ATTRIBUTE] = build
+        return handler
+
+    return mark
+
+
+def warm(handler: Callable[..., Any]) -> bool:
+    """Build, in this thread's container, what ``handler`` uses (settings, clients, the
+    engine and its models): what Lambda's init phase or provisioned concurrency does before
+    the first invocation. The one-machine runtime calls it as each worker starts, so the first
+    document does not pay for it. False when the handler was not marked with :func:`built_by`."""
+    build = getattr(handler, _BUILD_ATTRIBUTE, None)
+    if build is None:
+        return False
+    build()
+    return True
 
 
 def cold_start() -> None:

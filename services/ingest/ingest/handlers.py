@@ -21,7 +21,7 @@ from ingest.backfill import Backfiller, reocr_requested, run_batch_operation
 from ingest.config import Settings, ValidationSettings
 from ingest.intake import UploadIntake
 from ingest.s3_events import parse_object_created
-from ocrpipe.container import Consumer, EventRecord, per_container
+from ocrpipe.container import Consumer, EventRecord, built_by, per_container
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -62,6 +62,7 @@ def openapi() -> dict[str, Any]:
     return openapi_schema(build_api(Settings))
 
 
+@built_by(_objects)
 @metrics.log_metrics
 def on_object_created(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _objects()(event, context)

@@ -28,7 +28,7 @@ from notify.delivery import Delivery, DeliveryContext, deliver
 from notify.outcomes import OUTCOME_BY_DETAIL_TYPE, outcome_of
 from ocrpipe import aws
 from ocrpipe.bus import EventPublisher
-from ocrpipe.container import Consumer, EventRecord, is_final_attempt, per_container
+from ocrpipe.container import Consumer, EventRecord, built_by, is_final_attempt, per_container
 from ocrpipe.idempotency import OncePerKey, processing_round
 from ocrpipe.links import Links, LinkSettings
 
@@ -109,6 +109,7 @@ def _consumer() -> Consumer:
     return Consumer(record_handler, once=[deliver_step, announce_step])
 
 
+@built_by(_consumer)
 @metrics.log_metrics
 def on_outcome(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _consumer()(event, context)

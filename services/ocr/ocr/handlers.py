@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger, Metrics
 from ocr.config import Settings
 from ocr.stage import OcrStage, requeue_when_throttled
 from ocr.textract_jobs import CompletionNotice, parse_completion
-from ocrpipe.container import Consumer, EventRecord, is_final_attempt, per_container
+from ocrpipe.container import Consumer, EventRecord, built_by, is_final_attempt, per_container
 from ocrpipe.events import DocumentUploaded
 from ocrpipe.idempotency import OncePerKey, processing_round
 
@@ -88,11 +88,13 @@ def _completions() -> Consumer:
     return Consumer(record_handler, once=[once], fail_whole_batch=False, model=None)
 
 
+@built_by(_uploads)
 @metrics.log_metrics
 def on_document_uploaded(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _uploads()(event, context)
 
 
+@built_by(_completions)
 @metrics.log_metrics
 def on_textract_completed(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _completions()(event, context)

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ocrpipe import aws
-from ocrpipe.container import Consumer, per_container
+from ocrpipe.container import Consumer, built_by, per_container
 from ocrpipe.links import Links, LinkSettings
 from status import api as status_api
 from status.config import Settings
@@ -52,6 +52,7 @@ def _events() -> tuple[Consumer, Counter[str]]:
     return Consumer(record_handler, fail_whole_batch=False, model=None), folded
 
 
+@built_by(_events)
 @metrics.log_metrics
 def on_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     consumer, folded = _events()

@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ocrpipe import aws
 from ocrpipe.bus import EventPublisher
-from ocrpipe.container import Consumer, EventRecord, is_final_attempt, per_container
+from ocrpipe.container import Consumer, EventRecord, built_by, is_final_attempt, per_container
 from ocrpipe.events import OcrCompleted, WordCountFailed, WordsCounted
 from ocrpipe.idempotency import OncePerKey
 from ocrpipe.words import WORD_RULE_VERSION
@@ -92,6 +92,7 @@ def _consumer() -> Consumer:
     return Consumer(record_handler, once=[once])
 
 
+@built_by(_consumer)
 @metrics.log_metrics
 def on_ocr_completed(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _consumer()(event, context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,6 +65,48 @@ def test_each_thread_of_the_local_runtime_is_its_own_container() -> None:
         t.join()
     assert seen["a"] is not seen["b"]
     assert world() not in (seen["a"], seen["b"])
+
+
+def test_warm_builds_a_marked_handlers_container_before_its_first_call() -> None:
+    builds: list[str] = []
+
+    @per_container
+    def world() -> str:
+        builds.append(threading.current_thread().name)
+        return "world"
+
+    @container.built_by(world)
+    def handler(event: dict[str, Any], context: Any) -> str:
+        return world()
+
+    def unmarked(event: dict[str, Any], context: Any) -> None:
+        return None
+
+    assert container.warm(handler)
+    assert builds == [threading.current_thread().name]
+    assert handler({}, None) == "world"
+    assert len(builds) == 1  # the first call found it built
+    assert not container.warm(unmarked)
+
+
+def test_every_consumer_handler_can_be_warmed() -> None:
+    """The runtime warms each worker's handler before its first message; one a service
+    forgot to mark would pay its build on the first document instead."""
+    import importlib
+
+    from ocrpipe.topology import read_declaration
+
+    services = Path(__file__).resolve().parents[3] / "services"
+    handlers = [
+        consumer.handler
+        for path in sorted(services.glob("*/ocrpipe-service.json"))
+        for consumer in read_declaration(path).consumers.values()
+    ]
+    assert handlers
+    for dotted in handlers:
+        module, _, name = dotted.rpartition(".")
+        function = getattr(importlib.import_module(module), name)
+        assert getattr(function, container._BUILD_ATTRIBUTE, None) is not None, dotted
 
 
 def test_records_are_parsed_into_envelopes_and_bad_ones_fail_alone() -> None:

@@ -67,6 +67,9 @@ class PreparedImage:
     scale: float = 1.0
     #: True when the page was turned upside down (180 degrees) to make it upright.
     flipped: bool = False
+    #: True when the ascender test could not tell whether the page is upside down and no OSD
+    #: check was asked for (the engine asks Tesseract's OSD only if the read is unconfident).
+    orientation_unsure: bool = False
 
 
 #: A page whose background is this share of near-white pixels looks scanned or rendered,
@@ -388,4 +391,7 @@ def prepare(
         if upside_down:
             gray = gray.rotate(180)
             return PreparedImage(gray, effective_dpi, skew, scale, flipped=True)
+        return PreparedImage(
+            gray, effective_dpi, skew, scale, orientation_unsure=unsure and osd is None
+        )
     return PreparedImage(gray, effective_dpi, skew, scale)

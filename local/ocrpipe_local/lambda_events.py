@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -113,6 +113,7 @@ class LocalLambdaContext(LambdaContext):
         account: str,
         region: str,
         memory_limit_in_mb: int = DEFAULT_MEMORY_MB,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._function_name = function_name
         self._function_version = "$LATEST"
@@ -123,10 +124,11 @@ class LocalLambdaContext(LambdaContext):
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         self._log_stream_name = f"{day}/[$LATEST]{uuid.uuid4().hex}"
         self._tenant_id = None
-        self._deadline = time.monotonic() + timeout_s
+        self._clock = clock
+        self._deadline = clock() + timeout_s
 
     def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self._clock()) * 1000))
 
 
 def is_text_content_type(content_type: str) -> bool:

@@ -7,7 +7,9 @@ the standard ``AWS_ENDPOINT_URL`` variable, which the local runtime points at it
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -84,6 +86,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def retry_transient(*, attempts: int = 6, max_wait_s: float = 4.0) -> Callable[[F], F]:
@@ -97,3 +100,36 @@ def retry_transient(*, attempts: int = 6, max_wait_s: float = 4.0) -> Callable[[
         reraise=True,
     )
     return decorator
+
+
+def retry_until_done(
+    attempt: Callable[[], T | None],
+    *,
+    attempts: int,
+    first_delay_s: float,
+    max_delay_s: float = float("inf"),
+    jitter: tuple[float, float] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T | None:
+    """Call ``attempt`` until it returns something other than ``None`` (what it returns), at
+    most ``attempts`` times; ``None`` when it never did. For calls that report unfinished work
+    in their answer rather than raising (unprocessed items, a lost optimistic lock): the
+    caller knows what to raise. An exception is not retried: it propagates at once.
+
+    Between attempts it sleeps ``first_delay_s`` doubled each time, at most ``max_delay_s``,
+    each delay multiplied by a uniform draw from ``jitter`` when given; not after the last."""
+    exponential = tenacity.wait_exponential(multiplier=first_delay_s, max=max_delay_s)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        delay = exponential(state)
+        return delay * random.uniform(*jitter) if jitter else delay
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=wait,
+        sleep=sleep,
+        retry=tenacity.retry_if_result(lambda answer: answer is None),
+        retry_error_callback=lambda _state: None,
+    )
+    done: T | None = retrying(attempt)
+    return done

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ocrpipe.aws import retry_until_done
 from ocrpipe.events import DomainEvent
 
 if TYPE_CHECKING:
@@ -82,12 +83,13 @@ class EventPublisher:
     def _put_with_retries(self, entries: list[PutEventsRequestEntryTypeDef]) -> None:
         pending = entries
         errors: list[str] = []
-        for attempt in range(self._attempts):
-            if attempt:
-                self._sleep(self._base_delay_s * (2 ** (attempt - 1)))
+
+        def put() -> bool | None:
+            """True once every pending entry is on the bus; else keeps the failed ones."""
+            nonlocal pending, errors
             response = self._client.put_events(Entries=pending)
             if not response.get("FailedEntryCount"):
-                return
+                return True
             results = response["Entries"]
             errors = [
                 f"{r.get('ErrorCode')}: {r.get('ErrorMessage')}"
@@ -95,5 +97,11 @@ class EventPublisher:
                 if "ErrorCode" in r
             ]
             pending = [e for e, r in zip(pending, results, strict=True) if "ErrorCode" in r]
-        summary = json.dumps(errors[:3])
-        raise PublishError(f"{len(pending)} event(s) not published after retries: {summary}")
+            return None
+
+        done = retry_until_done(
+            put, attempts=self._attempts, first_delay_s=self._base_delay_s, sleep=self._sleep
+        )
+        if not done:
+            summary = json.dumps(errors[:3])
+            raise PublishError(f"{len(pending)} event(s) not published after retries: {summary}")

@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+import yaml
 from moto.events.models import EventPattern
 
 from ocrpipe import topology
@@ -87,8 +88,57 @@ def test_status_gets_every_domain_event_and_nothing_else():
     assert not _matches("status", _envelope("ocrpipex.ingest", "DocumentUploaded", {}))
 
 
+class _AnyTagLoader(yaml.SafeLoader):
+    """Reads serverless.yml with its CloudFormation tags (``!GetAtt``, ``!Sub``) as plain values."""
+
+
+_AnyTagLoader.add_multi_constructor("!", lambda loader, _tag, node: None)
+#: IAM actions that allow PutEvents on a bus.
+_PUBLISH_ACTIONS = {"events:PutEvents", "events:*", "*"}
+#: How a service's code would publish: through the shared publisher or its own events client.
+_PUBLISHING_CODE = re.compile(r"EventPublisher|put_events|client\(\s*[\"']events[\"']")
+
+
+def _granted_actions(service: str) -> set[str]:
+    """Every IAM action any statement of the service's serverless files grants."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("Effect") == "Allow" and "Action" in node:
+                actions = node["Action"]
+                found.update(actions if isinstance(actions, list) else [actions])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in sorted((SERVICES_DIR / service).glob("*.yml")):
+        walk(yaml.load(path.read_text(encoding="utf-8"), Loader=_AnyTagLoader))  # noqa: S506 - a SafeLoader
+    return found
+
+
+def _modules_publishing(service: str) -> list[str]:
+    package = SERVICES_DIR / service / service
+    return sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if _PUBLISHING_CODE.search(path.read_text(encoding="utf-8"))
+    )
+
+
 def test_status_publishes_nothing_it_would_consume_itself():
+    """Status consumes every ocrpipe.* event: anything it published would come back to it. It
+    publishes nothing at all: no role of its stack may put events, none of its code does, and
+    no event is of its source."""
+    assert not _granted_actions("status") & _PUBLISH_ACTIONS
+    assert _modules_publishing("status") == []
     assert all(model.SOURCE != "ocrpipe.status" for model in EVENTS_BY_DETAIL_TYPE.values())
+    # The same reading finds the publishers, so an empty answer above is not a blind one.
+    for publisher in ("ingest", "ocr", "wordcount", "notify"):
+        assert _granted_actions(publisher) & _PUBLISH_ACTIONS, publisher
+        assert _modules_publishing(publisher), publisher
 
 
 def test_every_service_folder_declares_itself():

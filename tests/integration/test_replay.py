@@ -10,20 +10,20 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from ocrpipe.bus import EventPublisher
+from ocrpipe.bus import EventPublisher, to_entry
 from ocrpipe.events import DocumentUploaded, OcrCompleted
 from ocrpipe.topology import Topology, naming_rules
 from ocrpipe_local.archive import read_archive
 from ocrpipe_local.errors import StackError
 from ocrpipe_local.operations.replay import ReplayError, Window, replay_local
 from ocrpipe_local.stack import OneMachineStack, without_service
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -117,15 +117,6 @@ def _seen(consumer: str, docs: set[str]) -> list[tuple[str, str, str | None, boo
         return [s for s in SEEN[consumer] if s[0] in docs]
 
 
-def _wait(predicate: Any, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_replay_window_consumer_filter_and_a_consumer_added_later(tmp_path):
     topology = full_topology()
     state = tmp_path / "state"
@@ -142,15 +133,21 @@ def test_replay_window_consumer_filter_and_a_consumer_added_later(tmp_path):
     ) as stack:
         assert set(stack.resources.consumers) == {"alpha"}
         assert stack.archive is not None
-        publisher = EventPublisher(stack.client("events"), stack.resources.bus_name)
+        bus = stack.resources.bus_name
+        publisher = EventPublisher(stack.client("events"), bus)
 
-        publisher.publish(*(uploaded_event(d) for d in early))
+        # The early events say they happened a minute before the late ones were published
+        # (the bus takes an entry's Time as the envelope time), so the windows are exact.
+        middle = datetime.now(UTC).replace(microsecond=0)
+        stack.client("events").put_events(
+            Entries=[
+                {**to_entry(uploaded_event(d), bus), "Time": middle - timedelta(minutes=1)}
+                for d in early
+            ]
+        )
         assert stack.archive.wait_until(
             lambda evs: sum(e.document_id in early for e in evs) == 3, 30
         )
-        # The envelope time has whole seconds: start the second window on a fresh second.
-        time.sleep(1.05 - (time.time() % 1))
-        middle = datetime.now(UTC).replace(microsecond=0)
         publisher.publish(*(uploaded_event(d) for d in late), _ocr_completed(ocr_doc))
         assert stack.archive.wait_until(
             lambda evs: sum(e.document_id in docs for e in evs) == 6, 30
@@ -201,5 +198,7 @@ def test_replay_window_consumer_filter_and_a_consumer_added_later(tmp_path):
         assert len(read_archive(state / "archive.jsonl")) == archived_before
         fresh = f"fresh{tag}"
         publisher.publish(uploaded_event(fresh))
-        assert _wait(lambda: len(_seen("beta", {fresh})) == 1 and len(_seen("alpha", {fresh})) == 1)
+        assert until(
+            lambda: len(_seen("beta", {fresh})) == 1 and len(_seen("alpha", {fresh})) == 1, 30
+        )
         assert _seen("beta", {fresh})[0][2] is None

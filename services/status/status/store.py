@@ -24,15 +24,15 @@ redoing it is always safe.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from ocrpipe.aws import retry_until_done
 from ocrpipe.events import DomainEvent
 from status import read_model
 from status.read_model import DocumentStatus, Stage, StageFact
@@ -45,6 +45,8 @@ KEY_PREFIX = "doc#"
 TOKEN_PREFIX = "token#"  # noqa: S105 - a key prefix, not a secret
 #: DynamoDB's BatchGetItem limit.
 BATCH_SIZE = 100
+
+T = TypeVar("T")
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -116,22 +118,39 @@ class StatusStore:
 
     def _batch_get(self, keys: list[dict[str, AttributeValueTypeDef]]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
+        pending: Any = {}
+
+        def get() -> bool | None:
+            """True once no key is left unprocessed; else keeps those for the next call."""
+            nonlocal pending
+            response = self._client.batch_get_item(RequestItems=pending)
+            items.extend(response.get("Responses", {}).get(self._table, []))
+            pending = response.get("UnprocessedKeys") or {}
+            return None if pending else True
+
         for start in range(0, len(keys), BATCH_SIZE):
-            pending: Any = {self._table: {"Keys": keys[start : start + BATCH_SIZE]}}
-            for attempt in range(self._max_attempts):
-                response = self._client.batch_get_item(RequestItems=pending)
-                items.extend(response.get("Responses", {}).get(self._table, []))
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                self._sleep(min(0.5, 0.02 * 2**attempt))
-            else:
+            pending = {self._table: {"Keys": keys[start : start + BATCH_SIZE]}}
+            if not self._retry(get):
                 raise ConcurrentUpdateError("the status table kept throttling a batch read")
         return items
 
+    def _retry(self, attempt: Callable[[], T | None], *, jitter: bool = False) -> T | None:
+        """``attempt``'s first answer other than ``None``, in at most ``max_attempts`` calls
+        0.02 s apart, doubling up to 0.5 s (each delay jittered down to half when asked)."""
+        return retry_until_done(
+            attempt,
+            attempts=self._max_attempts,
+            first_delay_s=0.02,
+            max_delay_s=0.5,
+            jitter=(0.5, 1.0) if jitter else None,
+            sleep=self._sleep,
+        )
+
     def apply(self, event: DomainEvent) -> DocumentStatus:
         """Fold ``event`` into the stored record; returns the record as stored."""
-        for attempt in range(self._max_attempts):
+
+        def fold() -> DocumentStatus | None:
+            """The record as stored; None when another write came between read and write."""
             found = self._read(event.document_id, consistent=True)
             current, version = (found[0], found[1]) if found else (None, 0)
             updated = read_model.apply(current, event)
@@ -142,12 +161,14 @@ class StatusStore:
                 # Before the record: if this write fails, the retry sees no hash yet and
                 # writes the index again; written after, a failure could leave it missing.
                 self._write_token_index(token_hash, updated)
-            if self._write(updated, expected_version=version):
-                return updated
-            self._sleep(min(0.5, 0.02 * 2**attempt) * random.uniform(0.5, 1.0))
-        raise ConcurrentUpdateError(
-            f"document {event.document_id}: {self._max_attempts} conflicting updates in a row"
-        )
+            return updated if self._write(updated, expected_version=version) else None
+
+        stored = self._retry(fold, jitter=True)
+        if stored is None:
+            raise ConcurrentUpdateError(
+                f"document {event.document_id}: {self._max_attempts} conflicting updates in a row"
+            )
+        return stored
 
     def _read(
         self, document_id: str, *, consistent: bool

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, SQSEvent
@@ -106,8 +105,13 @@ def test_malformed_partial_responses_fail_the_whole_batch(items):
 
 
 def test_context_counts_down_and_is_a_powertools_context():
+    now = [100.0]
     ctx = LocalLambdaContext(
-        "ocr-local-ocr", timeout_s=2, account="123456789012", region="eu-west-1"
+        "ocr-local-ocr",
+        timeout_s=2,
+        account="123456789012",
+        region="eu-west-1",
+        clock=lambda: now[0],
     )
     assert isinstance(ctx, LambdaContext)
     assert ctx.function_name == "ocr-local-ocr"
@@ -116,10 +120,13 @@ def test_context_counts_down_and_is_a_powertools_context():
     )
     assert ctx.memory_limit_in_mb > 0
     assert ctx.aws_request_id
-    first = ctx.get_remaining_time_in_millis()
-    assert 1500 < first <= 2000
-    time.sleep(0.05)
-    assert ctx.get_remaining_time_in_millis() < first
+    assert ctx.get_remaining_time_in_millis() == 2000
+    now[0] += 0.5
+    assert ctx.get_remaining_time_in_millis() == 1500
+    now[0] += 1.5
+    assert ctx.get_remaining_time_in_millis() == 0
+    now[0] += 1
+    assert ctx.get_remaining_time_in_millis() == 0  # never negative
     expired = LocalLambdaContext("f", timeout_s=0, account="1", region="r")
     assert expired.get_remaining_time_in_millis() == 0
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
 
+from ocr import service as ocr_service
 from ocr.cache import InMemoryTextCache, text_key
 from ocr.engines.base import EngineName, OcrResult
 from ocr.errors import NoTextFoundError, SourceGoneError, UnreadableDocumentError
@@ -19,6 +19,7 @@ from ocr.pages import Page
 from ocr.service import OcrLimits, OcrService
 from ocrpipe.events import DocumentUploaded, Language
 from tests.polyglot import many_page_pdf, png_carrying
+from tests.waiting import until
 
 
 def to_bytes(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
@@ -152,7 +153,9 @@ def test_the_same_bytes_uploaded_together_are_read_once(store: MemoryStore) -> N
         first = pool.submit(service.read, uploaded("doc-00001"))
         assert engine.entered.wait(10)
         second = pool.submit(service.read, uploaded("doc-00002"))
-        time.sleep(0.2)  # the second is waiting, not reading
+        # The second is waiting for the first's reading of these bytes, not reading them.
+        key = f"{uploaded('doc-00002').sha256}-auto"
+        assert until(lambda: ocr_service._READING.get(key, (None, 0))[1] == 2, 10)
         engine.release.set()
         outcomes = [first.result(10), second.result(10)]
     assert engine.calls == 1

@@ -40,8 +40,11 @@ class FakeEventBridge:
         return {"FailedEntryCount": failed, "Entries": results}
 
 
-def _publisher(client: FakeEventBridge, attempts: int = 4) -> bus.EventPublisher:
-    return bus.EventPublisher(client, "ocrpipe-test", attempts=attempts, sleep=lambda _: None)  # type: ignore[arg-type]
+def _publisher(
+    client: FakeEventBridge, attempts: int = 4, sleeps: list[float] | None = None
+) -> bus.EventPublisher:
+    sleep = (lambda _: None) if sleeps is None else sleeps.append
+    return bus.EventPublisher(client, "ocrpipe-test", attempts=attempts, sleep=sleep)  # type: ignore[arg-type]
 
 
 def test_publishes_in_batches_of_ten_with_envelope_fields():
@@ -65,10 +68,29 @@ def test_retries_only_the_failed_entries():
 
 
 def test_raises_when_entries_keep_failing():
-    client = FakeEventBridge(fail_first_calls=99, fail_indexes=(0,))
+    client, sleeps = FakeEventBridge(fail_first_calls=99, fail_indexes=(0,)), list[float]()
     with pytest.raises(bus.PublishError, match="1 event"):
-        _publisher(client, attempts=3).publish(_event())
+        _publisher(client, attempts=3, sleeps=sleeps).publish(_event())
     assert len(client.calls) == 3
+    assert sleeps == pytest.approx([0.1, 0.2])  # doubling, and none after the last call
+
+
+def test_waits_before_each_retry_only():
+    client, sleeps = FakeEventBridge(fail_first_calls=1, fail_indexes=(0,)), list[float]()
+    _publisher(client, sleeps=sleeps).publish(_event())
+    assert (len(client.calls), sleeps) == (2, [0.1])
+
+
+def test_an_error_raised_by_the_bus_is_not_retried():
+    class RefusingEventBridge(FakeEventBridge):
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            self.calls.append(Entries)
+            raise RuntimeError("AccessDenied")
+
+    client, sleeps = RefusingEventBridge(), list[float]()
+    with pytest.raises(RuntimeError, match="AccessDenied"):
+        _publisher(client, sleeps=sleeps).publish(_event())
+    assert (len(client.calls), sleeps) == (1, [])
 
 
 def test_refuses_oversized_events_before_calling_the_bus():

@@ -1,5 +1,5 @@
-"""Which AWS failures are asked again (``ocrpipe.aws``), and the idempotency layer asking again
-for the write that ends an attempt (``ocrpipe.idempotency``)."""
+"""Which AWS failures are asked again and how often (``ocrpipe.aws``), and the idempotency
+layer asking again for the write that ends an attempt (``ocrpipe.idempotency``)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,58 @@ def test_the_write_that_ends_an_attempt_survives_transient_failures(method: str)
     record = DataRecord(idempotency_key="k", status="COMPLETED", response_data="{}")
     getattr(layer, method)(record)
     assert client.calls == [method.removeprefix("_").replace("record", "item")] * 3
+
+
+def test_a_call_is_repeated_until_done_with_doubling_delays() -> None:
+    answers: list[str | None] = [None, None, None, "done"]
+    sleeps: list[float] = []
+    done = aws.retry_until_done(
+        lambda: answers.pop(0), attempts=5, first_delay_s=0.1, sleep=sleeps.append
+    )
+    assert done == "done"
+    assert sleeps == pytest.approx([0.1, 0.2, 0.4])
+
+
+def test_unfinished_after_every_attempt_is_none_with_no_sleep_after_the_last() -> None:
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def never() -> None:
+        calls.append(1)
+
+    assert (
+        aws.retry_until_done(
+            never, attempts=5, first_delay_s=0.02, max_delay_s=0.05, sleep=sleeps.append
+        )
+        is None
+    )
+    assert len(calls) == 5
+    assert sleeps == pytest.approx([0.02, 0.04, 0.05, 0.05])
+
+
+def test_jitter_scales_each_delay_within_its_range() -> None:
+    sleeps: list[float] = []
+    aws.retry_until_done(
+        lambda: None,
+        attempts=40,
+        first_delay_s=0.02,
+        max_delay_s=0.5,
+        jitter=(0.5, 1.0),
+        sleep=sleeps.append,
+    )
+    full = [min(0.5, 0.02 * 2**n) for n in range(39)]
+    assert all(d / 2 <= s <= d for s, d in zip(sleeps, full, strict=True))
+    assert any(s < d for s, d in zip(sleeps, full, strict=True))  # some were jittered
+
+
+def test_an_exception_is_not_retried() -> None:
+    calls: list[int] = []
+    sleeps: list[float] = []
+
+    def refused() -> str | None:
+        calls.append(1)
+        raise client_error("ThrottlingException", 400)
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        aws.retry_until_done(refused, attempts=5, first_delay_s=0.1, sleep=sleeps.append)
+    assert (len(calls), sleeps) == (1, [])

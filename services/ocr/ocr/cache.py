@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from botocore.exceptions import ClientError
+
+from ocrpipe import aws
 from ocrpipe.events import Language, PageRead
 from ocrpipe.storage import S3Location
 
@@ -104,8 +107,8 @@ class DynamoTextCache:
         location = S3Location.parse(entry.text_uri)
         try:
             self._s3.head_object(Bucket=location.bucket, Key=location.key)
-        except self._s3.exceptions.ClientError as exc:
-            if _is_not_found(exc.response):
+        except ClientError as exc:
+            if aws.is_not_found(exc):
                 return None
             raise
         return entry
@@ -124,11 +127,6 @@ class DynamoTextCache:
                 "expires_at": {"N": str(int(time.time()) + CACHE_TTL_S)},
             },
         )
-
-
-def _is_not_found(response: Any) -> bool:
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
 
 
 class InMemoryTextCache:

@@ -35,7 +35,9 @@ from ocrpipe.content_types import ContentType
 
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-DocumentId = Annotated[str, Field(pattern=r"^[0-9A-Za-z_\-]{8,64}$")]
+#: What a document id may be; a reader that checks ids (e.g. the status API) uses this one.
+DOCUMENT_ID_PATTERN = r"^[0-9A-Za-z_\-]{8,64}$"
+DocumentId = Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN)]
 #: The languages ocrpipe reads (those both engines support), as ISO 639-1 codes.
 Language = Literal["en", "de", "fr", "es", "it", "pt"]
 LANGUAGES: tuple[Language, ...] = get_args(Language)

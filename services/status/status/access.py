@@ -19,10 +19,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from ocrpipe.events import DOCUMENT_ID_PATTERN
 from status.read_model import DocumentStatus
 
-#: Same pattern as ``ocrpipe.events.DocumentId``; anything else cannot exist.
-DOCUMENT_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{8,64}$")
+#: A document id (``ocrpipe.events.DocumentId``); anything else cannot exist.
+DOCUMENT_ID_RE = re.compile(DOCUMENT_ID_PATTERN)
 #: Longest token looked at; longer ones are refused without hashing them.
 MAX_TOKEN_CHARS = 512
 #: Most tokens one ``GET /documents`` may present.

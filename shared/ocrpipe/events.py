@@ -67,6 +67,12 @@ class Recipient(BaseModel):
     ciphertext: str = Field(min_length=1, max_length=4096)
 
 
+def recipient_encryption_context(document_id: str, channel: str) -> dict[str, str]:
+    """The KMS encryption context of a :class:`Recipient`'s ciphertext: ingest encrypts and
+    notify decrypts with it, so the ciphertext cannot be replayed for another document."""
+    return {"document_id": document_id, "channel": channel}
+
+
 class WordCount(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 

@@ -51,6 +51,16 @@ def utc_now() -> datetime:
 
 #: What became of a document: its words were counted, its upload was refused, or it failed.
 OutcomeName = Literal["counted", "rejected", "failed"]
+#: The flag every outcome event carries for ``ocrpipe replay --renotify``.
+Renotify = Annotated[
+    bool,
+    Field(
+        description=(
+            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
+            "person again although it already did for this document and outcome."
+        )
+    ),
+]
 
 
 class Recipient(BaseModel):
@@ -191,13 +201,7 @@ class DocumentRejected(IngestEvent):
     reason_code: RejectionReason
     reason: str = Field(min_length=1, description="A sentence a person can read.")
     size_bytes: int = Field(default=0, ge=0)
-    renotify: bool = Field(
-        default=False,
-        description=(
-            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
-            "person again although it already did for this document and outcome."
-        ),
-    )
+    renotify: Renotify = False
 
 
 class PageRead(BaseModel):
@@ -257,13 +261,7 @@ class OcrFailed(DomainEvent):
     reason_code: OcrFailureReason
     reason: str = Field(min_length=1)
     engine: Literal["tesseract", "textract"]
-    renotify: bool = Field(
-        default=False,
-        description=(
-            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
-            "person again although it already did for this document and outcome."
-        ),
-    )
+    renotify: Renotify = False
 
 
 class WordCountFailed(DomainEvent):
@@ -276,13 +274,7 @@ class WordCountFailed(DomainEvent):
     reason_code: WordCountFailureReason
     reason: str = Field(min_length=1)
     text_uri: S3Uri
-    renotify: bool = Field(
-        default=False,
-        description=(
-            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
-            "person again although it already did for this document and outcome."
-        ),
-    )
+    renotify: Renotify = False
 
 
 class WordsCounted(DomainEvent):
@@ -313,13 +305,7 @@ class WordsCounted(DomainEvent):
         max_length=MAX_WARNINGS,
         description="What the person should know about the read (from OcrCompleted).",
     )
-    renotify: bool = Field(
-        default=False,
-        description=(
-            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
-            "person again although it already did for this document and outcome."
-        ),
-    )
+    renotify: Renotify = False
 
 
 class NotificationSent(DomainEvent):

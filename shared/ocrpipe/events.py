@@ -315,7 +315,7 @@ class NotificationSent(DomainEvent):
     DETAIL_TYPE: ClassVar[str] = "NotificationSent"
 
     channel: Literal["email", "webhook"]
-    outcome: Literal["counted", "rejected", "failed"]
+    outcome: OutcomeName
     message_id: str = ""
 
 

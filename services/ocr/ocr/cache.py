@@ -104,14 +104,7 @@ class DynamoTextCache:
             pages=tuple(PageRead.model_validate(page) for page in details.get("pages", [])),
             warnings=tuple(str(w) for w in details.get("warnings", [])),
         )
-        location = S3Location.parse(entry.text_uri)
-        try:
-            self._s3.head_object(Bucket=location.bucket, Key=location.key)
-        except ClientError as exc:
-            if aws.is_not_found(exc):
-                return None
-            raise
-        return entry
+        return entry if s3_object_exists(self._s3, entry.text_uri) else None
 
     def put(self, sha256: str, fingerprint: str, entry: CachedText) -> None:
         self._dynamodb.put_item(
@@ -127,6 +120,18 @@ class DynamoTextCache:
                 "expires_at": {"N": str(int(time.time()) + CACHE_TTL_S)},
             },
         )
+
+
+def s3_object_exists(s3: S3Client, uri: str) -> bool:
+    """Whether the object at ``uri`` is there (a HEAD); any other failure is raised."""
+    location = S3Location.parse(uri)
+    try:
+        s3.head_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as exc:
+        if aws.is_not_found(exc):
+            return False
+        raise
+    return True
 
 
 class InMemoryTextCache:

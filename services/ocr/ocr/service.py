@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
-from ocr.cache import CachedText, TextCache, text_key
+from ocr.cache import CachedText, TextCache, s3_object_exists, text_key
 from ocr.engines.base import EngineName, OcrEngine, OcrResult
 from ocr.errors import NoTextFoundError, SourceGoneError, UnreadableDocumentError
 from ocr.pages import iter_pages
@@ -65,14 +65,7 @@ class S3ObjectStore:
         return response["Body"].read()
 
     def exists(self, uri: str) -> bool:
-        location = S3Location.parse(uri)
-        try:
-            self._s3.head_object(Bucket=location.bucket, Key=location.key)
-        except ClientError as exc:
-            if aws.is_not_found(exc):
-                return False
-            raise
-        return True
+        return s3_object_exists(self._s3, uri)
 
     def put_text(self, bucket: str, key: str, text: str) -> str:
         self._s3.put_object(

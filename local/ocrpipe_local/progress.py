@@ -20,25 +20,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ocrpipe.events import (
-    DocumentRejected,
+    OUTCOME_EVENTS,
     DocumentUploaded,
     NotificationFailed,
     NotificationSent,
     OcrCompleted,
-    OcrFailed,
-    WordCountFailed,
     WordsCounted,
 )
 from ocrpipe_local.archive import ArchivedEvent
 
-#: What a document is doing once an event of each type arrived.
-STAGE_AFTER = {
+#: What a document is doing once an event of each type arrived (after an outcome event: its
+#: outcome).
+STAGE_AFTER: dict[str, str] = {
     DocumentUploaded.DETAIL_TYPE: "reading the text",
     OcrCompleted.DETAIL_TYPE: "counting words",
-    WordsCounted.DETAIL_TYPE: "counted",
-    DocumentRejected.DETAIL_TYPE: "rejected",
-    OcrFailed.DETAIL_TYPE: "failed",
-    WordCountFailed.DETAIL_TYPE: "failed",
+    **{e.DETAIL_TYPE: e.OUTCOME for e in OUTCOME_EVENTS},
     NotificationSent.DETAIL_TYPE: "notified",
     NotificationFailed.DETAIL_TYPE: "notification failed",
 }

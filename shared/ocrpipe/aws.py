@@ -85,6 +85,20 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, BotoCoreError)
 
 
+#: Error codes S3 answers when the object (or the version asked for) is not there: ``NoSuchKey``
+#: from GET, a bare ``404`` (or ``NotFound``) from HEAD, which has no body to name the error,
+#: and ``NoSuchVersion`` for a ``VersionId`` that does not exist. A missing *bucket*
+#: (``NoSuchBucket``) or table (``ResourceNotFoundException``) is a wiring mistake, not this.
+NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """An AWS answer that the object asked for does not exist (:data:`NOT_FOUND_CODES`)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) in NOT_FOUND_CODES
+    return False
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 

@@ -35,7 +35,9 @@ from ocrpipe.content_types import ContentType
 
 S3Uri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$")]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-DocumentId = Annotated[str, Field(pattern=r"^[0-9A-Za-z_\-]{8,64}$")]
+#: What a document id may be; a reader that checks ids (e.g. the status API) uses this one.
+DOCUMENT_ID_PATTERN = r"^[0-9A-Za-z_\-]{8,64}$"
+DocumentId = Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN)]
 #: The languages ocrpipe reads (those both engines support), as ISO 639-1 codes.
 Language = Literal["en", "de", "fr", "es", "it", "pt"]
 LANGUAGES: tuple[Language, ...] = get_args(Language)
@@ -49,6 +51,16 @@ def utc_now() -> datetime:
 
 #: What became of a document: its words were counted, its upload was refused, or it failed.
 OutcomeName = Literal["counted", "rejected", "failed"]
+#: The flag every outcome event carries for ``ocrpipe replay --renotify``.
+Renotify = Annotated[
+    bool,
+    Field(
+        description=(
+            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
+            "person again although it already did for this document and outcome."
+        )
+    ),
+]
 
 
 class Recipient(BaseModel):
@@ -63,6 +75,12 @@ class Recipient(BaseModel):
 
     channel: Literal["email", "webhook"]
     ciphertext: str = Field(min_length=1, max_length=4096)
+
+
+def recipient_encryption_context(document_id: str, channel: str) -> dict[str, str]:
+    """The KMS encryption context of a :class:`Recipient`'s ciphertext: ingest encrypts and
+    notify decrypts with it, so the ciphertext cannot be replayed for another document."""
+    return {"document_id": document_id, "channel": channel}
 
 
 class WordCount(BaseModel):
@@ -183,13 +201,7 @@ class DocumentRejected(IngestEvent):
     reason_code: RejectionReason
     reason: str = Field(min_length=1, description="A sentence a person can read.")
     size_bytes: int = Field(default=0, ge=0)
-    renotify: bool = Field(
-        default=False,
-        description=(
-            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
-            "person again although it already did for this document and outcome."
-        ),
-    )
+    renotify: Renotify = False
 
 
 class PageRead(BaseModel):
@@ -249,13 +261,7 @@ class OcrFailed(DomainEvent):
     reason_code: OcrFailureReason
     reason: str = Field(min_length=1)
     engine: Literal["tesseract", "textract"]
-    renotify: bool = Field(
-        default=False,
-        description=(
-            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
-            "person again although it already did for this document and outcome."
-        ),
-    )
+    renotify: Renotify = False
 
 
 class WordCountFailed(DomainEvent):
@@ -268,13 +274,7 @@ class WordCountFailed(DomainEvent):
     reason_code: WordCountFailureReason
     reason: str = Field(min_length=1)
     text_uri: S3Uri
-    renotify: bool = Field(
-        default=False,
-        description=(
-            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
-            "person again although it already did for this document and outcome."
-        ),
-    )
+    renotify: Renotify = False
 
 
 class WordsCounted(DomainEvent):
@@ -305,13 +305,7 @@ class WordsCounted(DomainEvent):
         max_length=MAX_WARNINGS,
         description="What the person should know about the read (from OcrCompleted).",
     )
-    renotify: bool = Field(
-        default=False,
-        description=(
-            "Set only on events replayed with `ocrpipe replay --renotify`: notify tells the "
-            "person again although it already did for this document and outcome."
-        ),
-    )
+    renotify: Renotify = False
 
 
 class NotificationSent(DomainEvent):
@@ -321,7 +315,7 @@ class NotificationSent(DomainEvent):
     DETAIL_TYPE: ClassVar[str] = "NotificationSent"
 
     channel: Literal["email", "webhook"]
-    outcome: Literal["counted", "rejected", "failed"]
+    outcome: OutcomeName
     message_id: str = ""
 
 

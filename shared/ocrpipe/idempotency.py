@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -26,10 +27,14 @@ from ocrpipe import aws
 from ocrpipe.envelope import Envelope
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The metric a duplicate call adds (:class:`OncePerKey` given ``metrics``).
+DUPLICATES_SKIPPED = "DuplicatesSkipped"
 
 
 class CompletingPersistenceLayer(DynamoDBPersistenceLayer):
@@ -57,7 +62,8 @@ class OncePerKey:
     ``step.register(context)`` on each invocation (:class:`ocrpipe.container.Consumer`
     does), so an in-progress record expires with the invocation's remaining time. A
     function returning a pydantic model names it as ``result_model``: a duplicate call
-    gets the model back."""
+    gets the model back. Given ``metrics``, each duplicate call counts as
+    :data:`DUPLICATES_SKIPPED` there."""
 
     def __init__(
         self,
@@ -67,14 +73,14 @@ class OncePerKey:
         key_jmespath: str,
         data_keyword_argument: str,
         expires_after_seconds: int,
-        on_duplicate: IdempotentHookFunction | None = None,
+        metrics: Metrics | None = None,
         result_model: type[BaseModel] | None = None,
     ) -> None:
         self.config = IdempotencyConfig(
             event_key_jmespath=key_jmespath,
             raise_on_no_idempotency_key=True,
             expires_after_seconds=expires_after_seconds,
-            response_hook=on_duplicate,
+            response_hook=_counting_duplicates(metrics) if metrics is not None else None,
         )
         self._decorator = idempotent_function(
             data_keyword_argument=data_keyword_argument,
@@ -93,6 +99,14 @@ class OncePerKey:
     def register(self, context: LambdaContext | None) -> None:
         if context is not None:
             self.config.register_lambda_context(context)
+
+
+def _counting_duplicates(metrics: Metrics) -> IdempotentHookFunction:
+    def count(response: Any, idempotent_data: DataRecord) -> Any:
+        metrics.add_metric(name=DUPLICATES_SKIPPED, unit=MetricUnit.Count, value=1)
+        return response
+
+    return count
 
 
 def processing_round(envelope: Envelope, *, again: bool) -> str:

@@ -19,12 +19,10 @@ import requests
 from ocrpipe.content_types import MAGIC_BYTES, sniff_content_type
 from ocrpipe.events import (
     LANGUAGES,
-    DocumentRejected,
+    OUTCOME_EVENTS,
     NotificationFailed,
     NotificationSent,
     OcrCompleted,
-    OcrFailed,
-    WordCountFailed,
     WordsCounted,
 )
 from ocrpipe.storage import S3Location
@@ -168,19 +166,16 @@ def apply_events(outcome: DocumentOutcome, events: list[ArchivedEvent]) -> None:
     for archived in events:
         outcome.events.append(archived.detail_type)
         event = archived.event()
-        if isinstance(event, WordsCounted):
-            outcome.status = "counted"
-            outcome.total_words = event.total_words
-            outcome.unique_words = event.unique_words
-            outcome.top_words = [(w.word, w.count) for w in event.top_words]
-            outcome.text_uri = event.text_uri
-            outcome.result_uri = event.result_uri
-        elif isinstance(event, DocumentRejected):
-            outcome.status = "rejected"
-            outcome.reason = event.reason
-        elif isinstance(event, OcrFailed | WordCountFailed):
-            outcome.status = "failed"
-            outcome.reason = event.reason
+        if isinstance(event, OUTCOME_EVENTS):
+            outcome.status = event.OUTCOME
+            if isinstance(event, WordsCounted):
+                outcome.total_words = event.total_words
+                outcome.unique_words = event.unique_words
+                outcome.top_words = [(w.word, w.count) for w in event.top_words]
+                outcome.text_uri = event.text_uri
+                outcome.result_uri = event.result_uri
+            else:
+                outcome.reason = event.reason
         elif isinstance(event, OcrCompleted):
             outcome.cached = event.cached
         elif isinstance(event, NotificationSent):

@@ -37,8 +37,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ingest.backfill import BackfillCode, Backfiller, BackfillResult, decode_manifest_key
 from ocrpipe.bus import EventPublisher, PublishError
-from ocrpipe.events import DocumentRejected, DocumentUploaded
+from ocrpipe.events import OUTCOME_EVENTS, DocumentRejected, DocumentUploaded
 from ocrpipe.storage import S3Location
+from status.read_model import STAGE_OF_EVENT
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -394,17 +395,13 @@ def source_uris(rows: Iterable[Row]) -> Iterator[str]:
 
 
 def pipeline_outcomes(events: dict[str, list[Any]]) -> Counter[str]:
-    """How far each backfilled document got (from its archived events)."""
+    """How far each backfilled document got (from its archived events): the status stage
+    (``counted``, ``rejected``, ``ocr_failed``, ``count_failed``, as ``ocrpipe documents``
+    shows it) of its outcome event, or ``pending`` without one."""
     outcome: Counter[str] = Counter()
-    names = {
-        "WordsCounted": "counted",
-        "OcrFailed": "ocr_failed",
-        "WordCountFailed": "count_failed",
-        "DocumentRejected": "rejected",
-    }
     for evs in events.values():
         kinds = {e.detail_type for e in evs}
-        found = [v for k, v in names.items() if k in kinds]
+        found = [STAGE_OF_EVENT[e].value for e in OUTCOME_EVENTS if e.DETAIL_TYPE in kinds]
         outcome[found[0] if found else "pending"] += 1
     return outcome
 

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     from ingest.config import ValidationSettings
 
-_NOT_FOUND = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
 #: Longest ``filename`` an event carries.
 _MAX_FILENAME = 1024
 
@@ -67,10 +66,6 @@ def backfill_document_id(bucket: str, key: str, etag: str) -> str:
 def decode_manifest_key(key: str) -> str:
     """Keys in S3 Inventory / Batch Operations manifests and tasks are URL-encoded."""
     return decode_event_key(key)
-
-
-def _is_not_found(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in _NOT_FOUND
 
 
 def invalid_key_reason(key: str) -> str | None:
@@ -125,7 +120,7 @@ class Backfiller:
         try:
             response = self._s3.get_object(**request)
         except ClientError as exc:
-            if _is_not_found(exc):
+            if aws.is_not_found(exc):
                 return BackfillResult(
                     bucket, key, BackfillCode.MISSING, reason="no such object"
                 ), None

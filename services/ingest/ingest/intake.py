@@ -54,8 +54,6 @@ logger = Logger(service="ingest", child=True)
 #: than the queue's visibility timeout so a crashed worker's retry can take over.
 LEASE_S = 60
 
-_NOT_FOUND = ("404", "NoSuchKey", "NotFound")
-
 
 #: Seconds an object may be stored after its presigned POST expired: S3 checks the policy
 #: when a POST starts, so a slow upload legitimately finishes after the expiry.
@@ -82,10 +80,6 @@ class UploadedObjectMissingError(RuntimeError):
 def _plain_etag(etag: str | None) -> str:
     """S3 quotes ETags in API responses but not in events."""
     return (etag or "").strip('"')
-
-
-def _is_not_found(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in _NOT_FOUND
 
 
 def outcome_event(
@@ -217,7 +211,7 @@ class UploadIntake:
         try:
             response = self._s3.get_object(Bucket=self._bucket, Key=upload.key)
         except ClientError as exc:
-            if _is_not_found(exc):
+            if aws.is_not_found(exc):
                 raise UploadedObjectMissingError(
                     f"s3://{self._bucket}/{upload.key} was announced but is not there"
                 ) from exc
@@ -322,7 +316,7 @@ class UploadIntake:
         try:
             head = self._s3.head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
-            if _is_not_found(exc):
+            if aws.is_not_found(exc):
                 return None
             raise
         return dict(head)

@@ -10,14 +10,10 @@ import base64
 from typing import TYPE_CHECKING
 
 from ingest.upload_request import RecipientAddress
-from ocrpipe.events import Recipient
+from ocrpipe.events import Recipient, recipient_encryption_context
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
-
-
-def encryption_context(document_id: str, channel: str) -> dict[str, str]:
-    return {"document_id": document_id, "channel": channel}
 
 
 def encrypt_recipient(
@@ -26,7 +22,7 @@ def encrypt_recipient(
     response = kms.encrypt(
         KeyId=key_id,
         Plaintext=recipient.address.encode("utf-8"),
-        EncryptionContext=encryption_context(document_id, recipient.channel),
+        EncryptionContext=recipient_encryption_context(document_id, recipient.channel),
     )
     ciphertext = base64.b64encode(response["CiphertextBlob"]).decode("ascii")
     return Recipient(channel=recipient.channel, ciphertext=ciphertext)

@@ -80,7 +80,7 @@ def read_result(s3: S3Client, uri: str) -> bytes | None:
     try:
         return s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if aws.is_not_found(exc):
             return None
         raise
 

@@ -33,7 +33,6 @@ from ocrpipe.idempotency import OncePerKey, processing_round
 from ocrpipe.links import Links, LinkSettings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="notify")
@@ -43,11 +42,6 @@ DELIVER_KEY_PREFIX = "notify.deliver"
 ANNOUNCE_KEY_PREFIX = "notify.announce"
 IDEMPOTENCY_KEY_JMESPATH = "[document_id, outcome, round]"
 _LOGGED = {"document_id", "outcome", "channel", "status", "reason"}
-
-
-def _replayed(response: Any, idempotent_data: DataRecord) -> Any:
-    metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
-    return response
 
 
 def _s3() -> Any:
@@ -66,7 +60,7 @@ def _consumer() -> Consumer:
             key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
             data_keyword_argument=argument,
             expires_after_seconds=settings.idempotency_expiry_s,
-            on_duplicate=_replayed,
+            metrics=metrics,
             result_model=model,
         )
         for prefix, argument, model in (

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from notify.errors import PermanentDeliveryError, TransientDeliveryError
 from ocrpipe import webhooks
-from ocrpipe.events import Recipient
+from ocrpipe.events import Recipient, recipient_encryption_context
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -42,7 +42,7 @@ def decrypt_address(kms: KMSClient, recipient: Recipient, *, document_id: str) -
     try:
         response = kms.decrypt(
             CiphertextBlob=blob,
-            EncryptionContext={"document_id": document_id, "channel": recipient.channel},
+            EncryptionContext=recipient_encryption_context(document_id, recipient.channel),
         )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")

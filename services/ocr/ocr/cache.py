@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from botocore.exceptions import ClientError
+
+from ocrpipe import aws
 from ocrpipe.events import Language, PageRead
 from ocrpipe.storage import S3Location
 
@@ -101,14 +104,7 @@ class DynamoTextCache:
             pages=tuple(PageRead.model_validate(page) for page in details.get("pages", [])),
             warnings=tuple(str(w) for w in details.get("warnings", [])),
         )
-        location = S3Location.parse(entry.text_uri)
-        try:
-            self._s3.head_object(Bucket=location.bucket, Key=location.key)
-        except self._s3.exceptions.ClientError as exc:
-            if _is_not_found(exc.response):
-                return None
-            raise
-        return entry
+        return entry if s3_object_exists(self._s3, entry.text_uri) else None
 
     def put(self, sha256: str, fingerprint: str, entry: CachedText) -> None:
         self._dynamodb.put_item(
@@ -126,9 +122,16 @@ class DynamoTextCache:
         )
 
 
-def _is_not_found(response: Any) -> bool:
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
+def s3_object_exists(s3: S3Client, uri: str) -> bool:
+    """Whether the object at ``uri`` is there (a HEAD); any other failure is raised."""
+    location = S3Location.parse(uri)
+    try:
+        s3.head_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as exc:
+        if aws.is_not_found(exc):
+            return False
+        raise
+    return True
 
 
 class InMemoryTextCache:

@@ -23,10 +23,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ocr.cache import CachedText, TextCache, text_key
+from botocore.exceptions import ClientError
+
+from ocr.cache import CachedText, TextCache, s3_object_exists, text_key
 from ocr.engines.base import EngineName, OcrEngine, OcrResult
 from ocr.errors import NoTextFoundError, SourceGoneError, UnreadableDocumentError
 from ocr.pages import iter_pages
+from ocrpipe import aws
 from ocrpipe.events import DocumentUploaded, Language, PageRead
 from ocrpipe.storage import S3Location
 from ocrpipe.words import count_words
@@ -53,21 +56,16 @@ class S3ObjectStore:
         location = S3Location.parse(uri)
         try:
             response = self._s3.get_object(Bucket=location.bucket, Key=location.key)
-        except self._s3.exceptions.NoSuchKey as exc:
-            raise SourceGoneError(
-                "The uploaded file is no longer available (it may have expired)."
-            ) from exc
+        except ClientError as exc:
+            if aws.is_not_found(exc):
+                raise SourceGoneError(
+                    "The uploaded file is no longer available (it may have expired)."
+                ) from exc
+            raise
         return response["Body"].read()
 
     def exists(self, uri: str) -> bool:
-        location = S3Location.parse(uri)
-        try:
-            self._s3.head_object(Bucket=location.bucket, Key=location.key)
-        except self._s3.exceptions.ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
+        return s3_object_exists(self._s3, uri)
 
     def put_text(self, bucket: str, key: str, text: str) -> str:
         self._s3.put_object(

@@ -14,42 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
+from ocrpipe.events import DOCUMENT_ID_PATTERN
 from status.read_model import DocumentStatus
 
-#: Same pattern as ``ocrpipe.events.DocumentId``; anything else cannot exist.
-DOCUMENT_ID_RE = re.compile(r"^[0-9A-Za-z_\-]{8,64}$")
+#: A document id (``ocrpipe.events.DocumentId``); anything else cannot exist.
+DOCUMENT_ID_RE = re.compile(DOCUMENT_ID_PATTERN)
 #: Longest token looked at; longer ones are refused without hashing them.
 MAX_TOKEN_CHARS = 512
 #: Most tokens one ``GET /documents`` may present.
 MAX_TOKENS = 100
 #: Compared against when there is nothing to compare with, so refusals cost the same.
 _NO_HASH = "0" * 64
-
-RESPONSE_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
-
-
-@dataclass(frozen=True)
-class Response:
-    status_code: int
-    body: dict[str, object]
-    headers: dict[str, str] = field(default_factory=lambda: dict(RESPONSE_HEADERS))
-
-    def to_api_gateway(self) -> dict[str, object]:
-        """The API Gateway HTTP API (payload v2) response."""
-        return {
-            "statusCode": self.status_code,
-            "headers": self.headers,
-            "body": json.dumps(self.body, ensure_ascii=False, separators=(",", ":")),
-        }
-
-
-NOT_FOUND = Response(404, {"error": "not_found"})
-METHOD_NOT_ALLOWED = Response(405, {"error": "method_not_allowed"})
 
 
 def token_from_request(headers: Mapping[str, str] | None) -> str | None:
@@ -94,14 +72,6 @@ def authorised(
     if record is None or not token_matches(stored, token):
         return None
     return record
-
-
-def get_document(
-    lookup: Callable[[str], DocumentStatus | None], document_id: str, token: str | None
-) -> Response:
-    """``GET /documents/{document_id}``: the public record, or the one indistinct 404."""
-    record = authorised(lookup, document_id, token)
-    return NOT_FOUND if record is None else Response(200, record.public())
 
 
 def _bounded(token: str) -> str | None:

@@ -28,6 +28,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
+from ocrpipe import aws
 from ocrpipe import links as links_mod
 from ocrpipe.events import WordCount
 from ocrpipe.storage import S3Location
@@ -165,7 +166,7 @@ def build(
         try:
             body = s3().get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if aws.is_not_found(exc):
                 return _error(404, "not_found", "the file is no longer kept")
             raise
         return Response(

@@ -26,7 +26,6 @@ from wordcount.config import Settings
 from wordcount.service import count_or_fail
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="wordcount")
@@ -37,11 +36,6 @@ IDEMPOTENCY_KEY_JMESPATH = "[document_id, text_uri]"
 #: (package, consumer) in the service declaration: its queue's maximum receives.
 CONSUMER = ("wordcount", "wordcount")
 _LOGGED = {"document_id", "reason_code", "total_words", "unique_words"}
-
-
-def _already_counted(response: Any, idempotent_data: DataRecord) -> Any:
-    metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=1)
-    return response
 
 
 def _measured(counted: WordsCounted | WordCountFailed) -> dict[str, Any]:
@@ -68,7 +62,7 @@ def _consumer() -> Consumer:
         key_jmespath=IDEMPOTENCY_KEY_JMESPATH,
         data_keyword_argument="detail",
         expires_after_seconds=settings.idempotency_expiry_s,
-        on_duplicate=_already_counted,
+        metrics=metrics,
     )
 
     @once

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from ocrpipe import aws
 from ocrpipe.bus import EventPublisher
 from ocrpipe.events import OcrCompleted, WordCountFailed, WordCountFailureReason, WordsCounted
 from ocrpipe.storage import S3Location
@@ -66,7 +67,7 @@ def count_s3_text(s3: S3Client, uri: str) -> WordCounts:
     try:
         response = s3.get_object(Bucket=location.bucket, Key=location.key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if aws.is_not_found(exc):
             raise TextMissingError(f"text object {uri} does not exist") from exc
         raise
     body = response["Body"]

@@ -24,9 +24,10 @@ from ingest.presign import presign_upload
 from ingest.s3_events import NotAnObjectCreatedEventError, parse_object_created
 from ocrpipe import container
 from ocrpipe.envelope import Envelope
+from ocrpipe.events import DOCUMENT_ID_PATTERN
 
 BUCKET = "ocrpipe-test-ingest-123456789012-us-east-1"
-DOCUMENT_ID_PATTERN = re.compile(r"^[0-9A-Za-z_\-]{8,64}$")  # ocrpipe.events.DocumentId
+DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_size_range_never_exceeds_the_service_limit(s3: Any) -> None:
 def test_document_ids_are_random_and_match_the_event_contract() -> None:
     ids = {new_document_id() for _ in range(100)}
     assert len(ids) == 100
-    assert all(DOCUMENT_ID_PATTERN.match(i) for i in ids)
+    assert all(DOCUMENT_ID.match(i) for i in ids)
 
 
 def test_key_round_trip_keeps_spaces_and_unicode() -> None:
@@ -127,7 +128,7 @@ def test_keys_outside_the_layout_are_not_uploads(key: str) -> None:
 def test_derived_document_id_is_stable_and_valid() -> None:
     assert derived_document_id("stray.png") == derived_document_id("stray.png")
     assert derived_document_id("stray.png") != derived_document_id("stray2.png")
-    assert DOCUMENT_ID_PATTERN.match(derived_document_id("stray.png"))
+    assert DOCUMENT_ID.match(derived_document_id("stray.png"))
 
 
 def test_key_candidates_cover_raw_and_url_encoded_keys() -> None:

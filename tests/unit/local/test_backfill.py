@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +16,7 @@ from ocrpipe_local.operations.backfill import (
     RateLimiter,
     Row,
     parse_s3_prefix,
+    pipeline_outcomes,
     rows_from_inventory,
 )
 from ocrpipe_local.progress import CountsProgress
@@ -151,3 +153,21 @@ def test_batch_tasks_of_both_schemas_are_read():
         }
     )
     assert old[0].bucket == "legacy"
+
+
+def test_pipeline_outcomes_name_each_document_by_its_outcome_event():
+    def seen(*detail_types: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(detail_type=t) for t in detail_types]
+
+    found = {
+        "a": seen("DocumentUploaded", "OcrCompleted", "WordsCounted", "NotificationSent"),
+        "b": seen("DocumentRejected"),
+        "c": seen("DocumentUploaded", "OcrFailed"),
+        "d": seen("DocumentUploaded", "OcrCompleted", "WordCountFailed"),
+        "e": seen("DocumentUploaded", "OcrFailed", "DocumentUploaded", "WordsCounted"),
+        "f": seen("DocumentUploaded", "OcrCompleted"),
+        "g": seen(),
+    }
+    assert pipeline_outcomes(found) == Counter(
+        counted=2, rejected=1, ocr_failed=1, count_failed=1, pending=2
+    )

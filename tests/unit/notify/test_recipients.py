@@ -1,13 +1,16 @@
-"""Checking decrypted addresses, and classifying KMS errors (notify.recipients)."""
+"""Checking decrypted addresses, classifying KMS errors (notify.recipients), and notify
+opening what ingest sealed (ingest.recipients)."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from botocore.exceptions import ClientError
 
+from ingest.recipients import encrypt_recipient
+from ingest.upload_request import RecipientAddress
 from notify.errors import PermanentDeliveryError, TransientDeliveryError
 from notify.recipients import check_email_address, decrypt_address, webhook_destination
 from ocrpipe.events import Recipient
@@ -138,3 +141,34 @@ def test_ciphertext_that_is_not_base64() -> None:
     bad = Recipient(channel="email", ciphertext="not base64!")
     with pytest.raises(PermanentDeliveryError, match="damaged"):
         decrypt_address(FailingKms("unused"), bad, document_id="doc-1")  # type: ignore[arg-type]
+
+
+class SealingKms:
+    """KMS as far as the encryption context goes: a ciphertext opens only with the context
+    it was made with."""
+
+    def __init__(self) -> None:
+        self.sealed: dict[bytes, tuple[bytes, dict[str, str]]] = {}
+
+    def encrypt(self, *, Plaintext: bytes, EncryptionContext: dict[str, str], **_: Any) -> Any:
+        blob = f"sealed-{len(self.sealed)}".encode()
+        self.sealed[blob] = (Plaintext, dict(EncryptionContext))
+        return {"CiphertextBlob": blob}
+
+    def decrypt(self, *, CiphertextBlob: bytes, EncryptionContext: dict[str, str]) -> Any:
+        plaintext, context = self.sealed[CiphertextBlob]
+        if context != EncryptionContext:
+            raise ClientError({"Error": {"Code": "InvalidCiphertextException"}}, "Decrypt")
+        return {"Plaintext": plaintext}
+
+
+@pytest.mark.parametrize("channel", ["email", "webhook"])
+def test_notify_opens_what_ingest_sealed_for_that_document_only(
+    channel: Literal["email", "webhook"],
+) -> None:
+    kms = SealingKms()
+    address = RecipientAddress(channel=channel, address="a@example.com")
+    recipient = encrypt_recipient(kms, key_id="k", document_id="doc-1", recipient=address)  # type: ignore[arg-type]
+    assert decrypt_address(kms, recipient, document_id="doc-1") == "a@example.com"  # type: ignore[arg-type]
+    with pytest.raises(PermanentDeliveryError, match="could not be decrypted"):
+        decrypt_address(kms, recipient, document_id="doc-2")  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
-"""Which AWS failures are asked again and how often (``ocrpipe.aws``), and the idempotency
-layer asking again for the write that ends an attempt (``ocrpipe.idempotency``)."""
+"""Which AWS failures are asked again and how often (``ocrpipe.aws``), which say the object
+is not there, and the idempotency layer asking again for the write that ends an attempt
+(``ocrpipe.idempotency``)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,30 @@ def test_throttling_5xx_and_connection_errors_are_transient(exc: BaseException) 
 )
 def test_refusals_and_other_errors_are_not(exc: BaseException) -> None:
     assert not aws.is_transient(exc)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("NoSuchKey", 404), ("404", 404), ("NotFound", 404), ("NoSuchVersion", 404)],
+)
+def test_a_missing_object_is_not_found(code: str, status: int) -> None:
+    assert aws.is_not_found(client_error(code, status))
+    assert not aws.is_transient(client_error(code, status))
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        client_error("NoSuchBucket", 404),  # a wiring mistake, not a missing object
+        client_error("ResourceNotFoundException", 400),  # a missing table
+        client_error("AccessDenied", 403),
+        client_error("SlowDown", 503),
+        ConnectTimeoutError(endpoint_url="http://x"),
+        KeyError("NoSuchKey"),
+    ],
+)
+def test_other_failures_are_not_not_found(exc: BaseException) -> None:
+    assert not aws.is_not_found(exc)
 
 
 def test_a_transient_failure_is_asked_again_and_a_refusal_is_not() -> None:

@@ -1,6 +1,12 @@
 """Our word count vs LibreOffice Writer's, on plain-text files.
 
     .venv/bin/python benchmarks/wordcount_vs_writer.py DIR_OR_FILE... [--quiet]
+    .venv/bin/python benchmarks/wordcount_vs_writer.py --textract tests/fixtures/textract [--quiet]
+
+``--textract`` takes real Textract responses (JSON with ``Blocks``; files or directories of
+``*.json``) and checks the Textract path the same way: each response's text as the ocr
+service builds it (:func:`ocr.engines.textract.text_from_blocks`) is counted by us and by
+Writer, and Textract's own number of ``WORD`` blocks is printed beside them.
 
 Every ``.txt`` given (directories are searched for ``*.txt``, recursively) is converted to
 ODT by one ``soffice --headless --convert-to odt`` run (a throw-away profile, in a temporary
@@ -23,6 +29,7 @@ the part the punctuation-only pieces explain, and the rest. Needs ``soffice``
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -149,6 +156,27 @@ def txt_files(arguments: Sequence[Path]) -> list[Path]:
     return files
 
 
+def textract_texts(arguments: Sequence[Path], directory: Path) -> dict[Path, int]:
+    """Each Textract response's text as the ocr service stores it, written to ``directory``;
+    returns each text file with the response's number of WORD blocks."""
+    from ocr.engines.textract import text_from_blocks
+
+    written: dict[Path, int] = {}
+    responses = [
+        path
+        for argument in arguments
+        for path in (sorted(argument.rglob("*.json")) if argument.is_dir() else [argument])
+    ]
+    for path in responses:
+        blocks = json.loads(path.read_text(encoding="utf-8")).get("Blocks", [])
+        words = [b for b in blocks if b.get("BlockType") == "WORD" and str(b.get("Text")).strip()]
+        text = text_from_blocks(blocks).to_result(page_count=0, engine_version="-").text
+        target = directory / f"{path.stem}.txt"
+        target.write_text(text, encoding="utf-8")
+        written[target] = len(words)
+    return written
+
+
 def compare(files: Sequence[Path]) -> list[Row]:
     texts = [path.read_text(encoding="utf-8") for path in files]
     rejoined = [join_line_hyphens(text) for text in texts]
@@ -192,19 +220,36 @@ def summary(rows: Sequence[Row]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", type=Path, nargs="+", help=".txt files or directories")
+    parser.add_argument("paths", type=Path, nargs="*", help=".txt files or directories")
     parser.add_argument("--quiet", action="store_true", help="print the summary only")
+    parser.add_argument(
+        "--textract",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="real Textract responses (files or directories of *.json) to check the same way",
+    )
     args = parser.parse_args(argv)
 
-    files = txt_files(args.paths)
-    if not files:
-        print("no .txt files given", file=sys.stderr)
-        return 2
-    try:
-        rows = compare(files)
-    except WriterMissingError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    with tempfile.TemporaryDirectory(prefix="textract-texts-") as tmp:
+        word_blocks = textract_texts(args.textract, Path(tmp))
+        files = txt_files(args.paths) + list(word_blocks)
+        if not files:
+            print("no .txt files (or --textract responses) given", file=sys.stderr)
+            return 2
+        try:
+            rows = compare(files)
+        except WriterMissingError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    if word_blocks:
+        print("Textract responses: WORD blocks, our count of the service's text, Writer's")
+        by_name = {Path(row.name).name: row for row in rows}
+        for path, blocks in word_blocks.items():
+            row = by_name[path.name]
+            print(f"  {path.stem:<40} {blocks:6} {row.ours:6} {row.writer:6}")
+        print()
     if not args.quiet:
         width = max(len(Path(row.name).name) for row in rows)
         print(

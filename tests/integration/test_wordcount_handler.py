@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from ocrpipe.events import OcrCompleted, PageRead, Recipient
+from ocrpipe.topology import load_declaration
 from ocrpipe.words import WORD_RULE_VERSION
 from tests import lambda_shapes
 from tests.lambda_shapes import envelope_body, lambda_context, sqs_event
@@ -306,9 +307,10 @@ def test_a_store_that_keeps_failing_is_retried_then_told_on_the_last_delivery(
         handlers.on_ocr_completed(sqs_event(body), lambda_context(FUNCTION))
     assert cloud.published() == []
 
+    max_receives = load_declaration("wordcount").consumers["wordcount"].max_receive_count
     last = handlers.on_ocr_completed(
-        sqs_event(body, receive_count=3), lambda_context(FUNCTION)
-    )  # wordcount's max_receive_count: the next stop would be the DLQ
+        sqs_event(body, receive_count=max_receives), lambda_context(FUNCTION)
+    )  # the last delivery: the next stop would be the DLQ
     assert last == {"batchItemFailures": []}
     [published] = cloud.published()
     assert published["detail-type"] == "WordCountFailed"

@@ -269,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         .appName("wordcount-benchmark")
         .config("spark.driver.memory", "4g")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
     startup_s = time.perf_counter() - start
